@@ -1,0 +1,77 @@
+import { UsageError } from '../../errors.js';
+import { validateProviderName } from '../../names.js';
+import type { SyncResult } from '../../tokens/sync-result.js';
+import type { CommandResult } from '../command-result.js';
+import { EXIT_ERROR, EXIT_NEEDS_AUTH, EXIT_OK } from '../exit-codes.js';
+import { selectOwners, type OwnerSelection } from '../owners.js';
+import { formatRelative, formatTime, renderTable } from '../output/table.js';
+import type { Runtime } from '../runtime.js';
+
+export interface SyncCommandOptions extends OwnerSelection {
+  providers?: string[];
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+/** `nanoclaw sync`: pulls fresh tokens for the chosen providers and owners into the token folder. */
+export async function syncCommand(runtime: Runtime, options: SyncCommandOptions): Promise<CommandResult> {
+  const names = options.providers?.length
+    ? options.providers
+    : runtime.tokenSync.providers.map((provider) => provider.name);
+  for (const name of names) {
+    validateProviderName(name);
+    if (!runtime.tokenSync.providers.some((provider) => provider.name === name)) {
+      throw new UsageError(`provider "${name}" is not configured (see nanoclaw.config.yaml)`);
+    }
+  }
+  const owners = await selectOwners(runtime, options);
+  const targets = owners.flatMap((owner) => names.map((provider) => ({ owner, provider })));
+  const results = await runtime.tokenSync.syncMany(targets, {
+    force: options.force ?? false,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return {
+    exitCode: exitCodeForSync(results),
+    json: { results, summary: summarize(results) },
+    text:
+      results.length === 0
+        ? 'No providers are configured: add some to nanoclaw.config.yaml.'
+        : renderSync(results),
+  };
+}
+
+/** 1 when anything failed or is unusable, else 3 when something needs authorization, else 0. */
+export function exitCodeForSync(results: readonly SyncResult[]): number {
+  if (
+    results.some((result) => result.state === 'error' || (result.state === 'unavailable' && !result.usable))
+  ) {
+    return EXIT_ERROR;
+  }
+  if (results.some((result) => result.state === 'needs-auth')) return EXIT_NEEDS_AUTH;
+  return EXIT_OK;
+}
+
+function summarize(results: readonly SyncResult[]) {
+  return {
+    total: results.length,
+    usable: results.filter((result) => result.usable).length,
+    needsAuth: results.filter((result) => result.state === 'needs-auth').length,
+    errors: results.filter((result) => result.state === 'error').length,
+    unavailable: results.filter((result) => result.state === 'unavailable').length,
+  };
+}
+
+function renderSync(results: readonly SyncResult[]): string {
+  const now = Date.now();
+  return renderTable(
+    ['OWNER', 'PROVIDER', 'STATE', 'EXPIRES', 'SYNCED AT', 'DETAIL'],
+    results.map((result) => [
+      result.owner,
+      result.provider,
+      result.state,
+      result.expiresAt || result.usable ? formatRelative(result.expiresAt, now) : '-',
+      formatTime(result.syncedAt),
+      result.message ?? '',
+    ]),
+  );
+}

@@ -1,0 +1,138 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, describeError, NanoclawError, UsageError } from '../errors.js';
+import type { CommandResult } from './command-result.js';
+import { statusCommand } from './commands/status.js';
+import { syncCommand } from './commands/sync.js';
+import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Aborted on Ctrl-C / SIGTERM by the entry. */
+  signal: AbortSignal;
+}
+
+interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+}
+
+type CommandAction = (runtime: Runtime, io: CliIo) => Promise<CommandResult>;
+
+/**
+ * Parses argv and runs one command; returns the exit code. Commands return results and the printing
+ * happens here, in one place (`--json` for scripts, tables for people).
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  runtimeOptions: RuntimeOptions = {},
+): Promise<number> {
+  let pending: { action: CommandAction; json: boolean } | null = null;
+  const program = new Command()
+    .name('nanoclaw')
+    .description("Keeps users' OAuth tokens fresh for skills that run in containers.")
+    .option('-c, --config <path>', 'config file (default: $NANOCLAW_CONFIG or ./nanoclaw.config.yaml)')
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+
+  const jsonOption = () => new Option('--json', 'print JSON for scripts (a stable shape, see the README)');
+  const schedule = (command: Command, action: CommandAction) => {
+    const global = command.optsWithGlobals<GlobalOptions>();
+    pending = { action, json: global.json ?? false };
+  };
+
+  program
+    .command('sync')
+    .description('pull fresh tokens from the token source into data/tokens/<owner>/<provider>.json')
+    .argument('[provider...]', 'providers to sync (default: all configured)')
+    .option('--owner <id>', 'owner to sync for (default: the configured owner, "main")')
+    .option('--all-owners', 'sync every known owner')
+    .option('--force', 'ask the source to refresh even fresh tokens')
+    .addOption(jsonOption())
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
+    .action(
+      (
+        providers: string[],
+        options: { owner?: string; allOwners?: boolean; force?: boolean },
+        command: Command,
+      ) => {
+        schedule(command, (runtime, cliIo) =>
+          syncCommand(runtime, { ...options, providers, signal: cliIo.signal }),
+        );
+      },
+    );
+
+  program
+    .command('status')
+    .description('show each provider token on disk: state, expiry, last sync (asks no source)')
+    .option('--owner <id>', 'owner to show (default: the configured owner)')
+    .option('--all-owners', 'show every known owner')
+    .addOption(jsonOption())
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
+    .action((options: { owner?: string; allOwners?: boolean }, command: Command) => {
+      schedule(command, (runtime) => statusCommand(runtime, options));
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    throw error;
+  }
+  if (pending === null) {
+    program.outputHelp({ error: true });
+    return EXIT_USAGE;
+  }
+  const { action, json } = pending as { action: CommandAction; json: boolean };
+  const globals = program.opts<GlobalOptions>();
+
+  let runtime: Runtime | null = null;
+  try {
+    runtime = await createRuntime({
+      ...runtimeOptions,
+      configPath: globals.config,
+      env: io.env,
+      cwd: io.cwd,
+    });
+    for (const warning of runtime.warnings) io.stderr.write(`warning: ${warning}\n`);
+    const result = await action(runtime, io);
+    if (json) io.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+    else if (result.text !== '') io.stdout.write(`${result.text}\n`);
+    return result.exitCode;
+  } catch (error) {
+    return reportFailure(error, json, io);
+  } finally {
+    await runtime?.close();
+  }
+}
+
+function reportFailure(error: unknown, json: boolean, io: CliIo): number {
+  const usage =
+    error instanceof ConfigError ||
+    error instanceof UsageError ||
+    (error instanceof NanoclawError && error.code === 'INVALID_NAME');
+  const described = describeError(error);
+  if (json) {
+    const body: Record<string, unknown> = { ...described };
+    if (error instanceof ConfigError) body.problems = error.problems;
+    io.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
+  } else if (error instanceof ConfigError) {
+    io.stderr.write(
+      `nanoclaw: invalid configuration (${described.code}):\n${error.problems.map((p) => `  ${p}`).join('\n')}\n`,
+    );
+  } else {
+    io.stderr.write(`nanoclaw: ${described.message} (${described.code})\n`);
+  }
+  return usage ? EXIT_USAGE : EXIT_ERROR;
+}

@@ -1,0 +1,61 @@
+import { loadConfig, type LoadConfigOptions } from '../config/load-config.js';
+import type { NanoclawConfig } from '../config/types.js';
+import { EventBus } from '../events/event-bus.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { createSources, type CreatedSources } from '../sources/create-sources.js';
+import { TokenFolder } from '../tokens/token-folder.js';
+import { TokenSync } from '../tokens/token-sync.js';
+
+/** The skill image's user and group; token files are group-readable for it when we run as root. */
+export const SKILL_USER_GID = 10001;
+
+/** Everything a command needs, built once from the validated configuration. */
+export interface Runtime {
+  config: NanoclawConfig;
+  warnings: string[];
+  logger: Logger;
+  events: EventBus;
+  sources: CreatedSources;
+  folder: TokenFolder;
+  tokenSync: TokenSync;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions extends LoadConfigOptions {
+  logger?: Logger;
+  /** Replaces the built sources (tests, the demo). */
+  sources?: CreatedSources;
+}
+
+/** Group for token folders: configured, else the skill user's group when we can chown (root). */
+export function tokenGroupFor(config: NanoclawConfig): number | null {
+  if (config.sandbox.tokenGroup !== null) return config.sandbox.tokenGroup;
+  return process.getuid?.() === 0 ? SKILL_USER_GID : null;
+}
+
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const { config, warnings } = await loadConfig(options);
+  return createRuntimeFromConfig(config, warnings, options);
+}
+
+export function createRuntimeFromConfig(
+  config: NanoclawConfig,
+  warnings: string[],
+  options: Pick<RuntimeOptions, 'logger' | 'sources'> = {},
+): Runtime {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const events = new EventBus((error) => logger.error({ err: String(error) }, 'event listener failed'));
+  const sources = options.sources ?? createSources(config);
+  const folder = new TokenFolder(config.tokensDir, { group: tokenGroupFor(config) });
+  const tokenSync = new TokenSync({ config, folder, sources: sources.registry, events, logger });
+  return {
+    config,
+    warnings,
+    logger,
+    events,
+    sources,
+    folder,
+    tokenSync,
+    close: () => sources.registry.close(),
+  };
+}

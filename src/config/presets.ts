@@ -1,0 +1,16 @@
+import type { ProviderFile } from './schema.js';
+
+/** Well-known providers, so a user gives only a client id and secret. Explicit fields win. */
+export const BUILTIN_PRESETS: Record<NonNullable<ProviderFile['preset']>, Partial<ProviderFile>> = {
+  google: {
+    issuer: 'https://accounts.google.com',
+    // Google returns a refresh token only with offline access, and again only with a fresh consent.
+    authorizationParams: { access_type: 'offline', prompt: 'consent' },
+    tokenEndpointAuthMethod: 'client_secret_post',
+  },
+  github: {
+    authorizationUrl: 'https://github.com/login/oauth/authorize',
+    tokenUrl: 'https://github.com/login/oauth/access_token',
+    tokenEndpointAuthMethod: 'client_secret_post',
+  },
+};

@@ -1,0 +1,91 @@
+/** The validated configuration: every path absolute, every default applied, every source resolved. */
+export interface NanoclawConfig {
+  configPath: string | null;
+  dataDir: string;
+  tokensDir: string;
+  skillsDir: string;
+  defaultOwner: string;
+  /** Owners named in the config; owners with a token folder are found on disk as well. */
+  owners: string[];
+  logLevel: string;
+  refresh: RefreshSettings;
+  nango: NangoSettings | null;
+  server: ServerSettings;
+  sandbox: SandboxSettings;
+  builtin: BuiltinSettings;
+  providers: ProviderConfig[];
+}
+
+export interface RefreshSettings {
+  /** Refresh a token this long before it expires. */
+  marginMs: number;
+  /** Ask the source again once a file has not been checked for this long (Nango: at most 5 minutes). */
+  maxAgeMs: number;
+  /** How many source requests run at once. */
+  concurrency: number;
+}
+
+export interface NangoSettings {
+  host: string;
+  secretKey: string;
+  webhookSigningKey: string | null;
+  /** Connect UI and API URLs for the page's `openConnectUI` (a self-hosted Nango). */
+  connectBaseUrl: string | null;
+  connectApiUrl: string | null;
+  timeoutMs: number;
+}
+
+export interface ServerSettings {
+  host: string;
+  port: number;
+  /** The URL people and OAuth providers reach the daemon at. */
+  publicUrl: string;
+  apiToken: string | null;
+}
+
+export interface SandboxSettings {
+  /** The default skill image, built from Dockerfile.skill. */
+  image: string;
+  /** BASE_IMAGE for Dockerfile.skill. */
+  baseImage: string;
+  /** `none` forces every container onto no network (CI, tests). */
+  network: 'manifest' | 'none';
+  /** Group that token folders and files belong to, so the container's user can read them. */
+  tokenGroup: number | null;
+}
+
+export interface BuiltinSettings {
+  encryptionKey: string | null;
+}
+
+interface ProviderBase {
+  name: string;
+  scopes: string[];
+  /** Write refresh_token into the token file (off: a skill holding a rotating refresh token can break the grant). */
+  exposeRefreshToken: boolean;
+}
+
+export interface NangoProviderConfig extends ProviderBase {
+  source: 'nango';
+  /** Nango integration id (provider config key). */
+  integration: string;
+  /** Fixed connection id per owner. */
+  connections: Record<string, string>;
+}
+
+export interface BuiltinProviderConfig extends ProviderBase {
+  source: 'builtin';
+  grant: 'authorization_code' | 'client_credentials';
+  issuer: string | null;
+  authorizationUrl: string | null;
+  tokenUrl: string | null;
+  revocationUrl: string | null;
+  clientId: string;
+  clientSecret: string | null;
+  pkce: boolean;
+  authorizationParams: Record<string, string>;
+  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'none';
+}
+
+export type ProviderConfig = NangoProviderConfig | BuiltinProviderConfig;
+export type TokenSourceKind = ProviderConfig['source'];

@@ -1,0 +1,152 @@
+import { InvalidSourceResponseError, NanoclawError, TokenSourceConfigError } from '../../errors.js';
+import type { FetchOutcome } from '../token-source.js';
+
+/** What an HTTP failure looked like, pulled out of the SDK's axios error so mapping stays pure. */
+export interface NangoFailure {
+  /** HTTP status, or null when no response arrived. */
+  status: number | null;
+  /** Nango's `error.code`, when the body had one. */
+  errorCode: string | null;
+  retryAfterHeader: string | null;
+  /** axios/Node error code for failures without a response (ECONNREFUSED, ECONNABORTED, ...). */
+  transportCode: string | null;
+}
+
+/** Nango's cooldown after a failed refresh; non-forced reads answer 424 until it passes. */
+export const NANGO_REFRESH_COOLDOWN_MS = 30_000;
+
+/** Reads the parts of an axios error we need, and nothing else (its config holds the API key). */
+export function describeNangoFailure(error: unknown): NangoFailure {
+  const value = error as {
+    response?: { status?: unknown; data?: unknown; headers?: Record<string, unknown> };
+    code?: unknown;
+  };
+  const response = value?.response;
+  const data = response?.data as { error?: { code?: unknown } | string } | undefined;
+  let errorCode: string | null = null;
+  if (data && typeof data === 'object') {
+    if (typeof data.error === 'object' && data.error && typeof data.error.code === 'string')
+      errorCode = data.error.code;
+    else if (typeof data.error === 'string') errorCode = data.error;
+  }
+  const headers = response?.headers ?? {};
+  const retryAfter = headers['retry-after'];
+  return {
+    status: typeof response?.status === 'number' ? response.status : null,
+    errorCode,
+    retryAfterHeader:
+      typeof retryAfter === 'string'
+        ? retryAfter
+        : typeof retryAfter === 'number'
+          ? String(retryAfter)
+          : null,
+    transportCode: typeof value?.code === 'string' ? value.code : null,
+  };
+}
+
+/** Retry-After is either delay-seconds or an HTTP date. */
+export function parseRetryAfter(header: string | null, now: number): number | null {
+  if (header === null) return null;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return null;
+  return Math.max(0, date - now);
+}
+
+export interface NangoErrorContext {
+  integration: string;
+  connectionId: string;
+  now: number;
+}
+
+/**
+ * Maps a failed Nango call onto our three answers, as NANGO.md records the server's behaviour.
+ * Configuration problems are thrown: no retry will fix them.
+ */
+export function mapNangoFailure(failure: NangoFailure, context: NangoErrorContext): FetchOutcome {
+  const { status, errorCode } = failure;
+  const subject = `integration "${context.integration}", connection "${context.connectionId}"`;
+
+  if (status === null) {
+    const timedOut = failure.transportCode === 'ECONNABORTED' || failure.transportCode === 'ETIMEDOUT';
+    return {
+      status: 'unavailable',
+      code: timedOut ? 'SOURCE_TIMEOUT' : 'SOURCE_UNREACHABLE',
+      reason: timedOut
+        ? 'Nango did not answer in time'
+        : `cannot reach Nango (${failure.transportCode ?? 'network error'})`,
+      retryAfterMs: null,
+    };
+  }
+  if (status === 401 || status === 403) {
+    throw new TokenSourceConfigError(
+      `Nango rejected the secret key (${errorCode ?? `HTTP ${status}`}): check NANGO_SECRET_KEY and NANGO_HOST`,
+    );
+  }
+  if (status === 404) {
+    return {
+      status: 'needs_auth',
+      code: 'CONNECTION_NOT_FOUND',
+      reason: `Nango has no connection for ${subject}`,
+    };
+  }
+  if (status === 400 && errorCode === 'unknown_provider_config') {
+    throw new TokenSourceConfigError(
+      `Nango has no integration "${context.integration}": create it in Nango or fix the provider's integration id`,
+    );
+  }
+  if (status === 400 && errorCode === 'invalid_credentials') {
+    return {
+      status: 'needs_auth',
+      code: 'REFRESH_FAILED',
+      reason: `the provider refused to refresh ${subject}`,
+    };
+  }
+  if (status === 424) {
+    if (errorCode === 'connection_refresh_exhausted') {
+      return {
+        status: 'needs_auth',
+        code: 'REFRESH_EXHAUSTED',
+        reason: `Nango gave up refreshing ${subject}`,
+      };
+    }
+    return {
+      status: 'unavailable',
+      code: 'SOURCE_COOLDOWN',
+      reason: `Nango is cooling down after a failed refresh of ${subject}`,
+      retryAfterMs: parseRetryAfter(failure.retryAfterHeader, context.now) ?? NANGO_REFRESH_COOLDOWN_MS,
+    };
+  }
+  if (status === 429) {
+    return {
+      status: 'unavailable',
+      code: 'RATE_LIMITED',
+      reason: 'Nango rate limit reached',
+      retryAfterMs: parseRetryAfter(failure.retryAfterHeader, context.now) ?? 60_000,
+    };
+  }
+  if (status >= 500) {
+    return {
+      status: 'unavailable',
+      code: 'SOURCE_ERROR',
+      reason: `Nango answered HTTP ${status}`,
+      retryAfterMs: null,
+    };
+  }
+  return {
+    status: 'unavailable',
+    code: 'SOURCE_REJECTED',
+    reason: `Nango answered HTTP ${status}${errorCode ? ` (${errorCode})` : ''} for ${subject}`,
+    retryAfterMs: null,
+  };
+}
+
+/** True for errors that mean "the body was not what we asked for" rather than an HTTP failure. */
+export function isParseFailure(error: unknown): boolean {
+  return error instanceof InvalidSourceResponseError || error instanceof SyntaxError;
+}
+
+export function isNanoclawError(error: unknown): error is NanoclawError {
+  return error instanceof NanoclawError;
+}

@@ -1,0 +1,216 @@
+import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
+import {
+  InvalidSourceResponseError,
+  TokenSourceConfigError,
+  TokenSourceUnavailableError,
+} from '../../errors.js';
+import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import { describeNangoFailure, mapNangoFailure } from './map-nango-error.js';
+import type { NangoApi } from './nango-api.js';
+import {
+  parseConnectSession,
+  parseConnectionList,
+  parseConnectionResponse,
+  type NangoConnectSession,
+  type NangoConnectionSummary,
+} from './parse-nango-response.js';
+
+export interface NangoSourceOptions {
+  api: NangoApi;
+  registry: ConnectionRegistry;
+  /** Longest Retry-After we wait out inside one fetch; longer ones come back as "unavailable". */
+  maxRetryWaitMs?: number;
+  /** How long an owner's connection list is reused. */
+  listTtlMs?: number;
+  now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function asNangoProvider(provider: ProviderConfig): NangoProviderConfig {
+  if (provider.source !== 'nango') throw new Error(`provider "${provider.name}" is not served by Nango`);
+  return provider;
+}
+
+/** Tokens from a Nango server through `@nangohq/node`. */
+export class NangoSource implements TokenSource {
+  readonly kind = 'nango' as const;
+  readonly #api: NangoApi;
+  readonly #registry: ConnectionRegistry;
+  readonly #maxRetryWaitMs: number;
+  readonly #listTtlMs: number;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Owner -> in-flight or recent connection list, so a cold sync of many providers lists once. */
+  readonly #lists = new Map<string, { at: number; list: Promise<NangoConnectionSummary[]> }>();
+  /** While Nango's rate limit is in force, every call waits for it rather than adding to the pile. */
+  #pausedUntil = 0;
+
+  constructor(options: NangoSourceOptions) {
+    this.#api = options.api;
+    this.#registry = options.registry;
+    this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 30_000;
+    this.#listTtlMs = options.listTtlMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? sleep;
+  }
+
+  get registry(): ConnectionRegistry {
+    return this.#registry;
+  }
+
+  async fetchToken(request: FetchTokenRequest): Promise<FetchOutcome> {
+    const provider = asNangoProvider(request.provider);
+    let connectionId: string;
+    try {
+      connectionId = await this.resolveConnectionId(request.owner, provider, request.signal);
+    } catch (error) {
+      return this.#outcomeOfFailure(error, provider.integration, '(listing connections)');
+    }
+
+    for (let attempt = 0; ; attempt++) {
+      await this.#waitForRateLimit(request.signal);
+      try {
+        const data = await this.#api.getConnection(provider.integration, connectionId, {
+          forceRefresh: request.force,
+          includeRefreshToken: provider.exposeRefreshToken,
+          signal: request.signal,
+        });
+        return { status: 'token', token: parseConnectionResponse(data, provider.integration) };
+      } catch (error) {
+        const outcome = this.#outcomeOfFailure(error, provider.integration, connectionId);
+        if (outcome.status === 'unavailable' && outcome.code === 'RATE_LIMITED' && attempt < 2) {
+          const waitMs = outcome.retryAfterMs ?? 0;
+          this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + waitMs);
+          if (waitMs <= this.#maxRetryWaitMs) continue;
+        }
+        return outcome;
+      }
+    }
+  }
+
+  /**
+   * Owner -> connection: a fixed id from config, then one recorded when the owner connected, then
+   * Nango's own list by end user, then the owner id itself (what single-user setups used).
+   */
+  async resolveConnectionId(
+    owner: string,
+    provider: NangoProviderConfig,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const fixed = provider.connections[owner];
+    if (fixed) return fixed;
+    const recorded = await this.#registry.get(owner, provider.integration);
+    if (recorded) return recorded;
+    const listed = (await this.#listConnections(owner, signal))
+      .filter((connection) => connection.integration === provider.integration)
+      .sort((a, b) => b.created.localeCompare(a.created))[0];
+    return listed?.connectionId ?? owner;
+  }
+
+  async #listConnections(owner: string, signal: AbortSignal): Promise<NangoConnectionSummary[]> {
+    const cached = this.#lists.get(owner);
+    if (cached && this.#now() - cached.at < this.#listTtlMs) return cached.list;
+    await this.#waitForRateLimit(signal);
+    const list = this.#api.listConnections({ endUserId: owner, signal }).then(parseConnectionList);
+    this.#lists.set(owner, { at: this.#now(), list });
+    list.catch(() => this.#lists.delete(owner));
+    return list;
+  }
+
+  /** Forget the cached list, e.g. after a new connection was made. */
+  forgetOwner(owner: string): void {
+    this.#lists.delete(owner);
+  }
+
+  async #waitForRateLimit(signal: AbortSignal): Promise<void> {
+    const waitMs = this.#pausedUntil - this.#now();
+    if (waitMs > 0) await this.#sleep(Math.min(waitMs, this.#maxRetryWaitMs), signal);
+  }
+
+  #outcomeOfFailure(error: unknown, integration: string, connectionId: string): FetchOutcome {
+    if (error instanceof InvalidSourceResponseError || error instanceof TokenSourceConfigError) throw error;
+    const failure = describeNangoFailure(error);
+    if (failure.status === null && failure.transportCode === null) throw error;
+    return mapNangoFailure(failure, { integration, connectionId, now: this.#now() });
+  }
+
+  /** Creates a connect session for the owner limited to this provider's integration. */
+  async createConnectSession(
+    owner: string,
+    provider: ProviderConfig,
+    signal: AbortSignal,
+  ): Promise<NangoConnectSession> {
+    const nangoProvider = asNangoProvider(provider);
+    try {
+      const data = await this.#api.createConnectSession({
+        endUserId: owner,
+        allowedIntegrations: [nangoProvider.integration],
+        signal,
+      });
+      return parseConnectSession(data);
+    } catch (error) {
+      const outcome = this.#outcomeOfFailure(error, nangoProvider.integration, '(new connect session)');
+      throw new TokenSourceUnavailableError(
+        `cannot create a Nango connect session: ${describeOutcome(outcome)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async authorizationUrl(request: AuthorizationRequest): Promise<string | null> {
+    try {
+      const session = await this.createConnectSession(request.owner, request.provider, request.signal);
+      return session.connectLink;
+    } catch {
+      return null;
+    }
+  }
+
+  async disconnect(request: AuthorizationRequest): Promise<void> {
+    const provider = asNangoProvider(request.provider);
+    const connectionId = await this.resolveConnectionId(request.owner, provider, request.signal);
+    try {
+      await this.#api.deleteConnection(provider.integration, connectionId, { signal: request.signal });
+    } catch (error) {
+      const failure = describeNangoFailure(error);
+      if (failure.status !== 404) {
+        const outcome = this.#outcomeOfFailure(error, provider.integration, connectionId);
+        throw new TokenSourceUnavailableError(`cannot disconnect at Nango: ${describeOutcome(outcome)}`, {
+          cause: error,
+        });
+      }
+    }
+    await this.#registry.delete(request.owner, provider.integration);
+    this.forgetOwner(request.owner);
+  }
+
+  verifyWebhook(rawBody: string, headers: Record<string, unknown>): boolean {
+    return this.#api.verifyWebhook(rawBody, headers);
+  }
+
+  async close(): Promise<void> {
+    this.#lists.clear();
+  }
+}
+
+function describeOutcome(outcome: FetchOutcome): string {
+  return outcome.status === 'token' ? 'unexpected answer' : outcome.reason;
+}

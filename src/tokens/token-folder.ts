@@ -1,0 +1,157 @@
+import { chmod, chown, mkdir, readFile, readdir, stat, unlink, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { TokenFolderError } from '../errors.js';
+import { isOwnerId, isProviderName, validateOwnerId, validateProviderName } from '../names.js';
+import {
+  isSameToken,
+  parseTokenFile,
+  serializeTokenFile,
+  TokenFileFormatError,
+  type TokenFile,
+} from './token-file.js';
+
+export const TOKEN_DIR_MODE = 0o750;
+export const TOKEN_FILE_MODE = 0o640;
+
+export type StoredToken =
+  | { state: 'missing' }
+  | { state: 'corrupt'; reason: string }
+  | { state: 'present'; file: TokenFile; checkedAt: Date };
+
+export interface TokenFolderOptions {
+  /** Group that owns folders and files, so a container user in that group can read them. */
+  group?: number | null;
+}
+
+/**
+ * `data/tokens/<owner>/<provider>.json`: one folder per owner (mounted whole into that owner's
+ * containers), atomic writes with fsync, and no write when the token did not change.
+ */
+export class TokenFolder {
+  readonly #group: number | null;
+
+  constructor(
+    readonly root: string,
+    options: TokenFolderOptions = {},
+  ) {
+    this.#group = options.group ?? null;
+  }
+
+  ownerDir(owner: string): string {
+    return path.join(this.root, validateOwnerId(owner));
+  }
+
+  filePath(owner: string, provider: string): string {
+    return path.join(this.ownerDir(owner), `${validateProviderName(provider)}.json`);
+  }
+
+  /** Creates the owner's folder with mode 0750 (whatever the umask) and returns its path. */
+  async ensureOwnerDir(owner: string): Promise<string> {
+    const dir = this.ownerDir(owner);
+    await mkdir(this.root, { recursive: true, mode: TOKEN_DIR_MODE });
+    try {
+      await mkdir(dir, { mode: TOKEN_DIR_MODE });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return dir;
+    }
+    await chmod(dir, TOKEN_DIR_MODE);
+    if (this.#group !== null) await chown(dir, process.getuid?.() ?? 0, this.#group);
+    return dir;
+  }
+
+  async read(owner: string, provider: string): Promise<StoredToken> {
+    const file = this.filePath(owner, provider);
+    let text: string;
+    let modified: Date;
+    try {
+      [text, modified] = await Promise.all([readFile(file, 'utf8'), stat(file).then((info) => info.mtime)]);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+      throw new TokenFolderError('TOKEN_READ_FAILED', `cannot read ${file}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    try {
+      const parsed = parseTokenFile(text);
+      if (parsed.provider !== provider)
+        return { state: 'corrupt', reason: `provider: expected "${provider}"` };
+      const synced = new Date(parsed.synced_at);
+      return { state: 'present', file: parsed, checkedAt: modified > synced ? modified : synced };
+    } catch (error) {
+      if (error instanceof TokenFileFormatError) return { state: 'corrupt', reason: error.message };
+      throw error;
+    }
+  }
+
+  /**
+   * Writes the token atomically. An identical token is not rewritten; its file's modification time
+   * is moved to `checkedAt` instead, which is when the source last confirmed it.
+   */
+  async write(owner: string, token: TokenFile, checkedAt: Date): Promise<'written' | 'unchanged'> {
+    const file = this.filePath(owner, token.provider);
+    try {
+      const current = await this.read(owner, token.provider);
+      if (current.state === 'present' && isSameToken(current.file, token)) {
+        await utimes(file, checkedAt, checkedAt);
+        return 'unchanged';
+      }
+      await this.ensureOwnerDir(owner);
+      await writeFileAtomic(file, serializeTokenFile(token), {
+        mode: TOKEN_FILE_MODE,
+        fsync: true,
+        ...(this.#group !== null ? { chown: { uid: process.getuid?.() ?? 0, gid: this.#group } } : {}),
+      });
+      return 'written';
+    } catch (error) {
+      if (error instanceof TokenFolderError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new TokenFolderError('TOKEN_WRITE_FAILED', `cannot write ${file}${code ? ` (${code})` : ''}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Removes a token so skills ask for authorization; true when there was one. */
+  async remove(owner: string, provider: string): Promise<boolean> {
+    try {
+      await unlink(this.filePath(owner, provider));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw new TokenFolderError('TOKEN_WRITE_FAILED', `cannot remove the ${provider} token of ${owner}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Owners that have a folder here; entries that are not valid owner ids are ignored. */
+  async listOwners(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.root, { withFileTypes: true });
+      return entries
+        .filter((entry) => entry.isDirectory() && isOwnerId(entry.name))
+        .map((entry) => entry.name)
+        .sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  /** Providers with a token file in the owner's folder. */
+  async listProviders(owner: string): Promise<string[]> {
+    try {
+      const entries = await readdir(this.ownerDir(owner), { withFileTypes: true });
+      return entries
+        .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+        .map((entry) => entry.name.slice(0, -'.json'.length))
+        .filter(isProviderName)
+        .sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,258 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { NanoclawConfig, ProviderConfig } from '../config/types.js';
+import { describeError, UnknownProviderError } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { Logger } from '../log/logger.js';
+import type { FetchOutcome, TokenSources } from '../sources/token-source.js';
+import { assessFreshness, isUnexpired, type Freshness } from './freshness.js';
+import { SingleFlight } from './single-flight.js';
+import type { SyncResult } from './sync-result.js';
+import { buildTokenFile } from './token-file.js';
+import type { StoredToken, TokenFolder } from './token-folder.js';
+
+export interface SyncOptions {
+  /** Ask the source to refresh even when the token is fresh. */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface SyncTarget {
+  owner: string;
+  provider: string;
+}
+
+export interface TokenStatus {
+  owner: string;
+  provider: string;
+  source: ProviderConfig['source'];
+  /** From the file alone; no source is asked. */
+  state: Freshness | 'missing' | 'corrupt';
+  usable: boolean;
+  expiresAt: string | null;
+  syncedAt: string | null;
+  checkedAt: string | null;
+}
+
+export interface TokenSyncOptions {
+  config: Pick<NanoclawConfig, 'providers' | 'refresh'>;
+  folder: TokenFolder;
+  sources: TokenSources;
+  events: EventBus;
+  logger: Logger;
+  now?: () => number;
+}
+
+const NEVER = new AbortController().signal;
+
+/**
+ * Keeps `data/tokens` in step with the token sources: skips the network while a file is fresh, makes
+ * one source request per (owner, provider) however many callers ask, bounds parallel requests, and
+ * never truncates or deletes a good file because a source failed.
+ */
+export class TokenSync {
+  readonly #providers: Map<string, ProviderConfig>;
+  readonly #folder: TokenFolder;
+  readonly #sources: TokenSources;
+  readonly #events: EventBus;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #marginMs: number;
+  readonly #maxAgeMs: number;
+  readonly #limit: LimitFunction;
+  readonly #inFlight = new SingleFlight<SyncResult>();
+
+  constructor(options: TokenSyncOptions) {
+    this.#providers = new Map(options.config.providers.map((provider) => [provider.name, provider]));
+    this.#folder = options.folder;
+    this.#sources = options.sources;
+    this.#events = options.events;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#marginMs = options.config.refresh.marginMs;
+    this.#maxAgeMs = options.config.refresh.maxAgeMs;
+    this.#limit = pLimit(options.config.refresh.concurrency);
+  }
+
+  get folder(): TokenFolder {
+    return this.#folder;
+  }
+
+  get providers(): ProviderConfig[] {
+    return [...this.#providers.values()];
+  }
+
+  provider(name: string): ProviderConfig {
+    const provider = this.#providers.get(name);
+    if (!provider) throw new UnknownProviderError(name);
+    return provider;
+  }
+
+  /** How many source requests are running or queued right now. */
+  get pendingRequests(): number {
+    return this.#limit.activeCount + this.#limit.pendingCount;
+  }
+
+  /** Syncs one owner's provider; the network is skipped while its file is fresh unless forced. */
+  async sync(owner: string, providerName: string, options: SyncOptions = {}): Promise<SyncResult> {
+    const provider = this.provider(providerName);
+    if (!options.force) {
+      const stored = await this.#folder.read(owner, provider.name);
+      if (stored.state === 'present' && this.#freshnessOf(stored) === 'fresh') {
+        return this.#result(owner, provider.name, 'fresh', stored, { fetched: false });
+      }
+    }
+    return this.#inFlight.run(`${owner}\u0000${provider.name}`, () =>
+      this.#limit(() => this.#fetchAndStore(owner, provider, options)),
+    );
+  }
+
+  /** Syncs many (owner, provider) pairs in parallel under the concurrency bound. */
+  syncMany(targets: readonly SyncTarget[], options: SyncOptions = {}): Promise<SyncResult[]> {
+    return Promise.all(targets.map((target) => this.sync(target.owner, target.provider, options)));
+  }
+
+  /** What the files say, per configured provider; no source is asked. */
+  async status(owner: string): Promise<TokenStatus[]> {
+    return Promise.all(
+      this.providers.map(async (provider) => {
+        const stored = await this.#folder.read(owner, provider.name);
+        const base = { owner, provider: provider.name, source: provider.source };
+        if (stored.state !== 'present') {
+          return {
+            ...base,
+            state: stored.state,
+            usable: false,
+            expiresAt: null,
+            syncedAt: null,
+            checkedAt: null,
+          };
+        }
+        return {
+          ...base,
+          state: this.#freshnessOf(stored),
+          usable: isUnexpired(stored.file.expires_at, this.#now()),
+          expiresAt: stored.file.expires_at,
+          syncedAt: stored.file.synced_at,
+          checkedAt: stored.checkedAt.toISOString(),
+        };
+      }),
+    );
+  }
+
+  /** The source said the owner must authorize again (e.g. a refresh-failure webhook). */
+  async markNeedsAuth(owner: string, providerName: string, reason: string): Promise<void> {
+    const provider = this.provider(providerName);
+    await this.#folder.remove(owner, provider.name);
+    this.#events.emit({ type: 'token_needs_auth', owner, provider: provider.name, reason });
+  }
+
+  #freshnessOf(stored: StoredToken & { state: 'present' }): Freshness {
+    return assessFreshness({
+      expiresAt: stored.file.expires_at,
+      checkedAt: stored.checkedAt,
+      now: this.#now(),
+      marginMs: this.#marginMs,
+      maxAgeMs: this.#maxAgeMs,
+    });
+  }
+
+  async #fetchAndStore(owner: string, provider: ProviderConfig, options: SyncOptions): Promise<SyncResult> {
+    const signal = options.signal ?? NEVER;
+    let outcome: FetchOutcome;
+    try {
+      outcome = await this.#sources
+        .sourceFor(provider)
+        .fetchToken({ owner, provider, force: options.force ?? false, signal });
+    } catch (error) {
+      return this.#failed(owner, provider.name, error);
+    }
+
+    if (outcome.status === 'token') {
+      const now = new Date(this.#now());
+      const file = buildTokenFile(provider, outcome.token, now);
+      try {
+        const written = await this.#folder.write(owner, file, now);
+        if (written === 'written') {
+          this.#events.emit({
+            type: 'token_synced',
+            owner,
+            provider: provider.name,
+            expiresAt: file.expires_at,
+          });
+          this.#logger.info({ owner, provider: provider.name, expiresAt: file.expires_at }, 'token synced');
+        }
+        const stored = await this.#folder.read(owner, provider.name);
+        return this.#result(owner, provider.name, written === 'written' ? 'refreshed' : 'fresh', stored, {
+          fetched: true,
+        });
+      } catch (error) {
+        return this.#failed(owner, provider.name, error);
+      }
+    }
+
+    if (outcome.status === 'needs_auth') {
+      try {
+        await this.#folder.remove(owner, provider.name);
+      } catch (error) {
+        return this.#failed(owner, provider.name, error);
+      }
+      this.#events.emit({ type: 'token_needs_auth', owner, provider: provider.name, reason: outcome.reason });
+      this.#logger.info({ owner, provider: provider.name, code: outcome.code }, 'token needs authorization');
+      return this.#result(
+        owner,
+        provider.name,
+        'needs-auth',
+        { state: 'missing' },
+        {
+          fetched: true,
+          code: outcome.code,
+          message: outcome.reason,
+        },
+      );
+    }
+
+    this.#logger.info(
+      { owner, provider: provider.name, code: outcome.code, reason: outcome.reason },
+      'token source unavailable',
+    );
+    const stored = await this.#folder
+      .read(owner, provider.name)
+      .catch((): StoredToken => ({ state: 'missing' }));
+    return this.#result(owner, provider.name, 'unavailable', stored, {
+      fetched: true,
+      code: outcome.code,
+      message: outcome.reason,
+      retryAfterMs: outcome.retryAfterMs,
+    });
+  }
+
+  async #failed(owner: string, provider: string, error: unknown): Promise<SyncResult> {
+    const { code, message } = describeError(error);
+    this.#logger.error({ owner, provider, code, message }, 'token sync failed');
+    this.#events.emit({ type: 'error', code, message, owner, provider });
+    const stored = await this.#folder.read(owner, provider).catch((): StoredToken => ({ state: 'missing' }));
+    return this.#result(owner, provider, 'error', stored, { fetched: true, code, message });
+  }
+
+  #result(
+    owner: string,
+    provider: string,
+    state: SyncResult['state'],
+    stored: StoredToken,
+    extra: { fetched: boolean; code?: string; message?: string; retryAfterMs?: number | null },
+  ): SyncResult {
+    const present = stored.state === 'present' ? stored.file : null;
+    return {
+      owner,
+      provider,
+      state,
+      usable: present !== null && isUnexpired(present.expires_at, this.#now()),
+      fetched: extra.fetched,
+      expiresAt: present?.expires_at ?? null,
+      syncedAt: present?.synced_at ?? null,
+      code: extra.code ?? null,
+      message: extra.message ?? null,
+      retryAfterMs: extra.retryAfterMs ?? null,
+    };
+  }
+}
