@@ -45,6 +45,8 @@ export interface SkillOutputEvent extends EventBase {
   runId: string;
   stream: 'stdout' | 'stderr';
   line: string;
+  /** The line was longer than 64 KiB: `line` holds its start and the rest was dropped. */
+  truncated?: boolean;
 }
 
 export interface SkillExitedEvent extends EventBase {
