@@ -13,6 +13,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let text = '';
   for (const part of path) {
     if (typeof part === 'number') text += `[${part}]`;
+    // Keys that are not plain words (an owner id like "../x") are quoted so the path stays readable.
+    else if (typeof part === 'string' && !/^[A-Za-z_][A-Za-z0-9_-]*$/.test(part))
+      text += `[${JSON.stringify(part)}]`;
     else text += text === '' ? String(part) : `.${String(part)}`;
   }
   return text === '' ? '(root)' : text;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_OWNER } from '../names.js';
-import { configFileSchema, type ConfigFile, type ProviderFile } from './schema.js';
+import { configFileSchema, LOG_LEVELS, type ConfigFile, type ProviderFile } from './schema.js';
 import { formatPath, interpolateEnvironment } from './interpolate.js';
 import { BUILTIN_PRESETS } from './presets.js';
 import type { BuiltinProviderConfig, NanoclawConfig, NangoSettings, ProviderConfig } from './types.js';
@@ -23,6 +23,17 @@ function envValue(env: Environment, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** An http(s) URL from the environment; the file's URLs are checked by the schema. */
+function envUrl(env: Environment, name: string, errors: string[]): string | undefined {
+  const value = envValue(env, name);
+  if (value === undefined) return undefined;
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+    errors.push(`${name}: expected an http(s) URL`);
+    return undefined;
+  }
+  return value;
+}
+
 /**
  * Turns a parsed config file (or nothing) plus the environment into the typed config:
  * interpolate, check the shape, then apply defaults and the rules between fields.
@@ -33,7 +44,14 @@ export function resolveConfig(fileValue: unknown, context: ResolveContext): Reso
 
   const parsed = configFileSchema.safeParse(value);
   if (!parsed.success) {
-    return { errors: parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`) };
+    return {
+      errors: parsed.error.issues.flatMap((issue) =>
+        // One line per unknown field, at its own path, like every other problem.
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown field`)
+          : [`${formatPath(issue.path)}: ${issue.message}`],
+      ),
+    };
   }
   return normalizeConfig(parsed.data, context);
 }
@@ -51,7 +69,7 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
   const skillsDirEnv = envValue(env, 'NANOCLAW_SKILLS_DIR');
   const skillsDir = skillsDirEnv ? fromEnv(skillsDirEnv) : fromFile(file.skillsDir ?? 'skills');
 
-  const nango = resolveNango(file, env);
+  const nango = resolveNango(file, env, errors, warnings);
   const providers: ProviderConfig[] = [];
   const seen = new Set<string>();
   (file.providers ?? []).forEach((provider, index) => {
@@ -77,7 +95,12 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
     } else port = parsedPort;
   }
   const publicUrl =
-    envValue(env, 'NANOCLAW_PUBLIC_URL') ?? file.server?.publicUrl ?? defaultPublicUrl(host, port);
+    envUrl(env, 'NANOCLAW_PUBLIC_URL', errors) ?? file.server?.publicUrl ?? defaultPublicUrl(host, port);
+
+  const logLevelEnv = envValue(env, 'NANOCLAW_LOG_LEVEL');
+  if (logLevelEnv !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevelEnv)) {
+    errors.push(`NANOCLAW_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
 
   const networkEnv = envValue(env, 'NANOCLAW_SANDBOX_NETWORK');
   if (networkEnv !== undefined && networkEnv !== 'none' && networkEnv !== 'manifest') {
@@ -97,7 +120,7 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
       skillsDir,
       defaultOwner,
       owners,
-      logLevel: envValue(env, 'NANOCLAW_LOG_LEVEL') ?? file.logLevel ?? 'warn',
+      logLevel: logLevelEnv ?? file.logLevel ?? 'warn',
       refresh: {
         marginMs: (file.refresh?.margin ?? 300) * 1000,
         maxAgeMs: (file.refresh?.maxAge ?? 300) * 1000,
@@ -129,14 +152,29 @@ function defaultPublicUrl(host: string, port: number): string {
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
-function resolveNango(file: ConfigFile, env: Environment): NangoSettings | null {
+function resolveNango(
+  file: ConfigFile,
+  env: Environment,
+  errors: string[],
+  warnings: string[],
+): NangoSettings | null {
   const secretKey = envValue(env, 'NANGO_SECRET_KEY') ?? file.nango?.secretKey;
+  const host = (envUrl(env, 'NANGO_HOST', errors) ?? file.nango?.host ?? DEFAULT_NANGO_HOST).replace(
+    /\/+$/,
+    '',
+  );
+  const connectBaseUrl = envUrl(env, 'NANGO_CONNECT_URL', errors) ?? file.nango?.connectBaseUrl ?? null;
   if (!secretKey) return null;
+  const hostUrl = new URL(host);
+  if (hostUrl.protocol === 'http:' && !isLoopbackHost(hostUrl.hostname)) {
+    // Self-hosted Nango on a private network is common; say loudly that the key travels in clear text.
+    warnings.push(`nango.host: ${hostUrl.origin} uses plain http: the secret key is sent unencrypted`);
+  }
   return {
-    host: (envValue(env, 'NANGO_HOST') ?? file.nango?.host ?? DEFAULT_NANGO_HOST).replace(/\/+$/, ''),
+    host,
     secretKey,
     webhookSigningKey: envValue(env, 'NANGO_WEBHOOK_SIGNING_KEY') ?? file.nango?.webhookSigningKey ?? null,
-    connectBaseUrl: envValue(env, 'NANGO_CONNECT_URL') ?? file.nango?.connectBaseUrl ?? null,
+    connectBaseUrl,
     connectApiUrl: file.nango?.connectApiUrl ?? null,
     timeoutMs: (file.nango?.timeout ?? 10) * 1000,
   };

@@ -16,6 +16,13 @@ const url = z.url({ error: 'expected an absolute URL' });
 const seconds = z
   .number({ error: 'expected a number of seconds' })
   .nonnegative({ error: 'must not be negative' });
+// An HTTP client given a timeout of 0 waits forever.
+const positiveSeconds = z
+  .number({ error: 'expected a number of seconds' })
+  .positive({ error: 'must be more than 0' });
+const httpUrl = url.refine((value) => /^https?:\/\//i.test(value), { error: 'expected an http(s) URL' });
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const stringArray = z.array(z.string({ error: 'expected a string' }), {
   error: 'expected an array of strings',
 });
@@ -57,22 +64,26 @@ export const configFileSchema = z.strictObject({
   owners: z.array(ownerId, { error: 'expected an array of owner ids' }).optional(),
   dataDir: nonEmpty.optional(),
   skillsDir: nonEmpty.optional(),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  logLevel: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).optional(),
   refresh: z
     .strictObject({
       margin: seconds.optional(),
       maxAge: seconds.optional(),
-      concurrency: z.int({ error: 'expected a whole number' }).min(1).max(256).optional(),
+      concurrency: z
+        .int({ error: 'expected a whole number' })
+        .min(1, { error: 'must be at least 1' })
+        .max(256, { error: 'must be at most 256' })
+        .optional(),
     })
     .optional(),
   nango: z
     .strictObject({
-      host: url.optional(),
+      host: httpUrl.optional(),
       secretKey: nonEmpty.optional(),
       webhookSigningKey: nonEmpty.optional(),
       connectBaseUrl: url.optional(),
       connectApiUrl: url.optional(),
-      timeout: seconds.optional(),
+      timeout: positiveSeconds.optional(),
     })
     .optional(),
   server: z
