@@ -115,8 +115,10 @@ export class TokenFolder {
 
   /** Removes a token so skills ask for authorization; true when there was one. */
   async remove(owner: string, provider: string): Promise<boolean> {
+    // Outside the try: a refused name is a usage error, not a failed write.
+    const file = this.filePath(owner, provider);
     try {
-      await unlink(this.filePath(owner, provider));
+      await unlink(file);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
