@@ -1,0 +1,74 @@
+import type { ContainerSpec } from './container-runtime.js';
+import {
+  LABEL_HOST,
+  LABEL_MANAGED,
+  LABEL_OWNER,
+  LABEL_PID,
+  LABEL_RUN_ID,
+  LABEL_SKILL,
+  type ContainerOwnerProcess,
+} from './container-labels.js';
+import type { SkillManifest } from './skill-manifest.js';
+
+/** The skill image's unprivileged user; Dockerfile.skill creates it. */
+export const SKILL_UID = 10001;
+export const SKILL_GID = 10001;
+export const TOKENS_MOUNT = '/workspace/tokens';
+export const SKILLS_MOUNT_ROOT = '/opt/nanoclaw/skills';
+export const TMP_OPTIONS = 'rw,noexec,nosuid,size=64m';
+
+export interface ContainerSpecInput {
+  manifest: SkillManifest;
+  image: string;
+  owner: string;
+  runId: string;
+  args: readonly string[];
+  /** `<tokensDir>/<owner>`: mounted whole, read-only; never single files. */
+  ownerTokensDir: string;
+  /** The skill's folder on the host, mounted read-only. */
+  skillDir: string;
+  /** Group that owns the owner's token folder; added to the user when it is not the skill's own. */
+  tokenFolderGid: number | null;
+  /** The host's setting: `none` puts every container on no network whatever the manifest says. */
+  hostNetwork: 'manifest' | 'none';
+  process: ContainerOwnerProcess;
+}
+
+/** The hardened container for one run of one skill for one owner. Pure: tests read the result. */
+export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
+  const { manifest } = input;
+  const groupAdd =
+    input.tokenFolderGid !== null && input.tokenFolderGid !== SKILL_GID ? [String(input.tokenFolderGid)] : [];
+  return {
+    image: input.image,
+    command: [...manifest.command, ...input.args],
+    env: {
+      NANOCLAW_OWNER: input.owner,
+      NANOCLAW_SKILL: manifest.name,
+      NANOCLAW_TOKENS_DIR: TOKENS_MOUNT,
+    },
+    user: `${SKILL_UID}:${SKILL_GID}`,
+    groupAdd,
+    workingDir: '/workspace',
+    labels: {
+      [LABEL_MANAGED]: 'true',
+      [LABEL_SKILL]: manifest.name,
+      [LABEL_OWNER]: input.owner,
+      [LABEL_RUN_ID]: input.runId,
+      [LABEL_HOST]: input.process.host,
+      [LABEL_PID]: String(input.process.pid),
+    },
+    mounts: [
+      { source: input.ownerTokensDir, target: TOKENS_MOUNT, readOnly: true },
+      { source: input.skillDir, target: `${SKILLS_MOUNT_ROOT}/${manifest.name}`, readOnly: true },
+    ],
+    tmpfs: { '/tmp': TMP_OPTIONS },
+    readonlyRootfs: true,
+    capDrop: ['ALL'],
+    securityOpt: ['no-new-privileges'],
+    memoryBytes: manifest.memoryBytes,
+    pidsLimit: manifest.pidsLimit,
+    networkMode: input.hostNetwork === 'none' ? 'none' : manifest.network,
+    init: true,
+  };
+}

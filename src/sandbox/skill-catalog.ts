@@ -1,0 +1,138 @@
+import type { Dirent } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describeError } from '../errors.js';
+import { SKILL_NAME_PATTERN, validateSkillName } from '../names.js';
+import { InvalidManifestError, UnknownSkillError } from './sandbox-errors.js';
+import { parseSkillManifest, type SkillManifest } from './skill-manifest.js';
+
+export const MANIFEST_FILE = 'skill.yaml';
+
+/** A skill found on disk: its manifest and where it lives. */
+export interface Skill extends SkillManifest {
+  directory: string;
+  manifestPath: string;
+}
+
+/** A skill folder whose manifest cannot be used; `problems` are `path: message` lines. */
+export interface SkillProblem {
+  skill: string;
+  file: string;
+  code: string;
+  problems: string[];
+}
+
+export type ReloadOutcome =
+  | { status: 'loaded'; skill: Skill }
+  | { status: 'removed' }
+  /** The new manifest is invalid; the previous version (if any) stays in use. */
+  | { status: 'invalid'; problem: SkillProblem; kept: Skill | null };
+
+function isSkillFolderName(name: string): boolean {
+  return SKILL_NAME_PATTERN.test(name) && name !== '.' && name !== '..';
+}
+
+/**
+ * The skills in `skills/*\/skill.yaml`. A manifest that turns invalid on reload never replaces a good
+ * one: runs keep using the last valid version and the problem is reported until it is fixed.
+ */
+export class SkillCatalog {
+  readonly #skills = new Map<string, Skill>();
+  readonly #problems = new Map<string, SkillProblem>();
+
+  constructor(readonly skillsDir: string) {}
+
+  /** Reads every skill folder once; a missing skills folder is an empty catalog. */
+  static async load(skillsDir: string, signal?: AbortSignal): Promise<SkillCatalog> {
+    const catalog = new SkillCatalog(skillsDir);
+    await catalog.reloadAll(signal);
+    return catalog;
+  }
+
+  async reloadAll(signal?: AbortSignal): Promise<void> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(this.skillsDir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      entries = [];
+    }
+    const names = entries
+      .filter((entry) => entry.isDirectory() && isSkillFolderName(entry.name))
+      .map((entry) => entry.name);
+    for (const name of [...this.#skills.keys(), ...this.#problems.keys()]) {
+      if (!names.includes(name)) this.remove(name);
+    }
+    for (const name of names) await this.reload(name, signal);
+  }
+
+  /** Valid skills, by name. */
+  list(): Skill[] {
+    return [...this.#skills.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Skill folders whose manifest is invalid right now. */
+  problems(): SkillProblem[] {
+    return [...this.#problems.values()].sort((a, b) => a.skill.localeCompare(b.skill));
+  }
+
+  find(name: string): Skill | undefined {
+    return this.#skills.get(name);
+  }
+
+  /** The skill, or `UnknownSkillError` (saying why when its manifest is invalid). */
+  get(name: string): Skill {
+    validateSkillName(name);
+    const skill = this.#skills.get(name);
+    if (skill) return skill;
+    const problem = this.#problems.get(name);
+    throw new UnknownSkillError(
+      name,
+      problem ? `: ${problem.file} is invalid:\n  ${problem.problems.join('\n  ')}` : ` in ${this.skillsDir}`,
+    );
+  }
+
+  /** Re-reads one skill's manifest (the skills watcher calls this when its folder changes). */
+  async reload(name: string, signal?: AbortSignal): Promise<ReloadOutcome> {
+    validateSkillName(name);
+    const directory = path.join(this.skillsDir, name);
+    const manifestPath = path.join(directory, MANIFEST_FILE);
+    let text: string;
+    try {
+      text = await readFile(manifestPath, { encoding: 'utf8', ...(signal ? { signal } : {}) });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        this.remove(name);
+        return { status: 'removed' };
+      }
+      return this.#invalid(name, manifestPath, describeError(error).code, [
+        `(file): cannot read it (${code ?? 'unknown error'})`,
+      ]);
+    }
+    try {
+      const manifest = parseSkillManifest(text, { file: manifestPath, folderName: name });
+      const skill: Skill = { ...manifest, directory, manifestPath };
+      this.#skills.set(name, skill);
+      this.#problems.delete(name);
+      return { status: 'loaded', skill };
+    } catch (error) {
+      if (error instanceof InvalidManifestError) {
+        return this.#invalid(name, manifestPath, error.code, [...error.problems]);
+      }
+      throw error;
+    }
+  }
+
+  /** Forgets a skill whose folder is gone. */
+  remove(name: string): boolean {
+    const had = this.#skills.delete(name);
+    return this.#problems.delete(name) || had;
+  }
+
+  #invalid(name: string, file: string, code: string, problems: string[]): ReloadOutcome {
+    const problem: SkillProblem = { skill: name, file, code, problems };
+    this.#problems.set(name, problem);
+    return { status: 'invalid', problem, kept: this.#skills.get(name) ?? null };
+  }
+}

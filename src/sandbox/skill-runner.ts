@@ -1,0 +1,425 @@
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { NanoclawConfig, ProviderConfig } from '../config/types.js';
+import { describeError, UnknownProviderError } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { SkillExitedEvent } from '../events/types.js';
+import type { Logger } from '../log/logger.js';
+import { validateOwnerId } from '../names.js';
+import type { TokenSources } from '../sources/token-source.js';
+import type { TokenSync } from '../tokens/token-sync.js';
+import { parseAuthRequiredLine, type AuthRequest } from './auth-required-parser.js';
+import {
+  isLeftover,
+  isProcessAlive,
+  MANAGED_LABELS,
+  type ContainerOwnerProcess,
+} from './container-labels.js';
+import type { ContainerRuntime, OutputChunk, OutputStream } from './container-runtime.js';
+import { buildContainerSpec } from './container-spec.js';
+import { LineSplitter, type SplitLine } from './line-splitter.js';
+import { SkillProviderNotConfiguredError } from './sandbox-errors.js';
+import type { Skill, SkillCatalog } from './skill-catalog.js';
+import { SkillImages } from './skill-images.js';
+
+export type RunEndReason = SkillExitedEvent['reason'];
+
+/** Exit codes a run reports when the skill's own code does not apply. */
+export const EXIT_CODE_TIMEOUT = 124;
+/** The container runtime failed under a started skill (Docker's own convention for its failures). */
+export const EXIT_CODE_FAILED = 125;
+export const EXIT_CODE_ABORTED = 130;
+
+export interface RunRequest {
+  skill: string;
+  owner: string;
+  /** Appended to the manifest's command. */
+  args?: readonly string[];
+  /** Cancels the run: the container is stopped and removed. */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  runId: string;
+  skill: string;
+  owner: string;
+  /** The skill's exit code; 124 on timeout, 130 when aborted, 125 when the runtime failed. */
+  exitCode: number;
+  reason: RunEndReason;
+  /** Providers the skill asked authorization for, once each, in order. */
+  authRequired: AuthRequest[];
+}
+
+export interface SkillRunnerOptions {
+  config: Pick<NanoclawConfig, 'sandbox' | 'skillsDir'>;
+  catalog: SkillCatalog;
+  containers: ContainerRuntime;
+  tokenSync: TokenSync;
+  sources: TokenSources;
+  events: EventBus;
+  logger: Logger;
+  images?: SkillImages;
+  /** Time between SIGTERM and SIGKILL when a run is stopped. */
+  stopGraceSeconds?: number;
+  /** How long to wait for a token source to make a connect URL before announcing without one. */
+  connectUrlTimeoutMs?: number;
+  process?: ContainerOwnerProcess;
+}
+
+interface ActiveRun {
+  controller: AbortController;
+  done: Promise<unknown>;
+}
+
+const NEVER = new AbortController().signal;
+/** Bounds the clean-up calls (stop, kill, remove), which must not hang a shutdown. */
+const CLEANUP_TIMEOUT_MS = 30_000;
+/** After exit, the attach stream drains what is left; a stuck stream is cut after this. */
+const OUTPUT_DRAIN_MS = 5_000;
+
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/**
+ * Runs skills in hardened containers: syncs the providers a skill declares for its owner, mounts
+ * only that owner's token folder (read-only), streams output line by line, turns AUTH_REQUIRED lines
+ * into `auth_required` events while the container runs, enforces the timeout, and removes every
+ * container it creates.
+ */
+export class SkillRunner {
+  readonly #options: SkillRunnerOptions;
+  readonly #images: SkillImages;
+  readonly #process: ContainerOwnerProcess;
+  readonly #active = new Set<ActiveRun>();
+
+  constructor(options: SkillRunnerOptions) {
+    this.#options = options;
+    this.#images =
+      options.images ??
+      new SkillImages({
+        containers: options.containers,
+        sandbox: options.config.sandbox,
+        skillsDir: options.config.skillsDir,
+        logger: options.logger,
+      });
+    this.#process = options.process ?? { host: hostname(), pid: process.pid };
+  }
+
+  /** How many runs are in progress. */
+  get activeRuns(): number {
+    return this.#active.size;
+  }
+
+  /** Builds the default skill image from Dockerfile.skill when it is missing. */
+  ensureImage(signal: AbortSignal = NEVER): Promise<'present' | 'built'> {
+    return this.#images.ensure(this.#options.config.sandbox.image, signal);
+  }
+
+  /** Removes labelled containers whose owning process is gone (a crashed run or daemon); returns their ids. */
+  async cleanupLeftovers(signal: AbortSignal = NEVER): Promise<string[]> {
+    const { containers, logger } = this.#options;
+    const found = await containers.listByLabels({ ...MANAGED_LABELS }, signal);
+    const leftovers = found.filter((container) =>
+      isLeftover(container.labels, this.#process, isProcessAlive),
+    );
+    await Promise.all(leftovers.map((container) => containers.remove(container.id, signal)));
+    if (leftovers.length > 0) logger.info({ count: leftovers.length }, 'removed leftover skill containers');
+    return leftovers.map((container) => container.id);
+  }
+
+  /** Stops every run in progress (daemon shutdown) and resolves once their containers are gone. */
+  async stopAll(): Promise<void> {
+    const runs = [...this.#active];
+    for (const run of runs) run.controller.abort(new Error('the sandbox is shutting down'));
+    await Promise.allSettled(runs.map((run) => run.done));
+  }
+
+  /** Runs one skill for one owner to the end; throws only when no container could be started. */
+  async run(request: RunRequest): Promise<RunResult> {
+    const skill = this.#options.catalog.get(request.skill);
+    const owner = validateOwnerId(request.owner);
+    const providers = this.#providersOf(skill);
+    const controller = new AbortController();
+    const callerSignal = request.signal ?? NEVER;
+    const forward = () => controller.abort(callerSignal.reason);
+    if (callerSignal.aborted) forward();
+    else callerSignal.addEventListener('abort', forward, { once: true });
+    const done = this.#execute(skill, owner, providers, request.args ?? [], controller.signal);
+    const active: ActiveRun = { controller, done };
+    this.#active.add(active);
+    try {
+      return await done;
+    } finally {
+      callerSignal.removeEventListener('abort', forward);
+      this.#active.delete(active);
+      controller.abort();
+    }
+  }
+
+  #providersOf(skill: Skill): ProviderConfig[] {
+    return skill.providers.map((declared) => {
+      try {
+        return this.#options.tokenSync.provider(declared.name);
+      } catch (error) {
+        if (error instanceof UnknownProviderError) {
+          throw new SkillProviderNotConfiguredError(skill.name, declared.name);
+        }
+        throw error;
+      }
+    });
+  }
+
+  async #execute(
+    skill: Skill,
+    owner: string,
+    providers: readonly ProviderConfig[],
+    args: readonly string[],
+    signal: AbortSignal,
+  ): Promise<RunResult> {
+    const { config, containers, events, logger, tokenSync } = this.#options;
+    const runId = randomUUID();
+    const aborted = (): RunResult => ({
+      runId,
+      skill: skill.name,
+      owner,
+      exitCode: EXIT_CODE_ABORTED,
+      reason: 'aborted',
+      authRequired: [],
+    });
+
+    const image = skill.image ?? config.sandbox.image;
+    let ownerTokensDir: string;
+    let tokenFolderGid: number;
+    try {
+      await this.#images.ensure(image, signal);
+      await this.#syncBeforeLaunch(owner, providers, signal);
+      ownerTokensDir = await tokenSync.folder.ensureOwnerDir(owner);
+      tokenFolderGid = (await stat(ownerTokensDir)).gid;
+    } catch (error) {
+      if (signal.aborted) return aborted();
+      throw error;
+    }
+    if (signal.aborted) return aborted();
+
+    const spec = buildContainerSpec({
+      manifest: skill,
+      image,
+      owner,
+      runId,
+      args,
+      ownerTokensDir,
+      skillDir: skill.directory,
+      tokenFolderGid,
+      hostNetwork: config.sandbox.network,
+      process: this.#process,
+    });
+    // Create and start are not cut off half-way by an abort (Docker might finish them anyway and
+    // leave a container we no longer know of); the abort is honoured right after.
+    const containerId = await containers.create(spec, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
+    const output = new AbortController();
+    try {
+      const chunks = await containers.attach(containerId, output.signal);
+      if (signal.aborted) return aborted();
+      await containers.start(containerId, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
+      events.emit({ type: 'skill_started', owner, skill: skill.name, runId });
+      logger.info({ owner, skill: skill.name, runId }, 'skill started');
+      return await this.#supervise({ skill, owner, runId, containerId, chunks, output, signal });
+    } finally {
+      output.abort();
+      await containers
+        .remove(containerId, AbortSignal.timeout(CLEANUP_TIMEOUT_MS))
+        .catch((error: unknown) =>
+          logger.error({ runId, ...describeError(error) }, 'cannot remove the skill container'),
+        );
+    }
+  }
+
+  /** Pre-launch sync: fresh files cost no source request; failures never block the launch. */
+  async #syncBeforeLaunch(owner: string, providers: readonly ProviderConfig[], signal: AbortSignal) {
+    if (providers.length === 0) return;
+    const { tokenSync, logger } = this.#options;
+    try {
+      const results = await tokenSync.syncMany(
+        providers.map((provider) => ({ owner, provider: provider.name })),
+        { signal },
+      );
+      for (const result of results.filter((each) => !each.usable)) {
+        logger.info(
+          { owner, provider: result.provider, state: result.state, code: result.code },
+          'no usable token before launch; the skill may ask for authorization',
+        );
+      }
+    } catch (error) {
+      logger.warn({ owner, ...describeError(error) }, 'pre-launch token sync failed');
+    }
+  }
+
+  async #supervise(run: {
+    skill: Skill;
+    owner: string;
+    runId: string;
+    containerId: string;
+    chunks: AsyncIterable<OutputChunk>;
+    output: AbortController;
+    signal: AbortSignal;
+  }): Promise<RunResult> {
+    const { containers, events, logger } = this.#options;
+    const { skill, owner, runId, containerId, signal } = run;
+    const grace = this.#options.stopGraceSeconds ?? 5;
+    const prompts = new AuthPrompts(skill, (provider, scopes) =>
+      this.#announce(owner, skill.name, runId, provider, scopes, signal),
+    );
+
+    let stopping: RunEndReason | null = null;
+    const terminate = (reason: RunEndReason) => {
+      if (stopping !== null) return;
+      stopping = reason;
+      logger.info({ runId, reason }, 'stopping the skill container');
+      const cleanup = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+      containers
+        .stop(containerId, grace, cleanup)
+        .catch(() => containers.kill(containerId, cleanup))
+        .catch((error: unknown) =>
+          logger.error({ runId, ...describeError(error) }, 'cannot stop the container'),
+        );
+    };
+    const timer = setTimeout(() => terminate('timeout'), skill.timeoutSeconds * 1000);
+    const onAbort = () => terminate('aborted');
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+
+    const pumping = this.#pump(run.chunks, (stream, line) => {
+      if (stream === 'stdout' && !line.truncated && prompts.offer(line.text)) return;
+      events.emit({
+        type: 'skill_output',
+        owner,
+        skill: skill.name,
+        runId,
+        stream,
+        line: line.text,
+        ...(line.truncated ? { truncated: true } : {}),
+      });
+    });
+
+    let exitCode: number;
+    let failed = false;
+    try {
+      exitCode = await containers.wait(containerId, NEVER);
+    } catch (error) {
+      logger.error({ runId, ...describeError(error) }, 'lost track of the skill container');
+      failed = true;
+      exitCode = EXIT_CODE_FAILED;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+    const drain = delay(OUTPUT_DRAIN_MS);
+    await Promise.race([pumping, drain.promise]);
+    drain.cancel();
+    run.output.abort();
+    await pumping;
+    await prompts.settled();
+
+    const ended = stopping as RunEndReason | null;
+    const reason: RunEndReason =
+      ended ?? (failed ? 'failed' : prompts.requests.length > 0 ? 'auth_required' : 'exited');
+    const code = ended === 'timeout' ? EXIT_CODE_TIMEOUT : ended === 'aborted' ? EXIT_CODE_ABORTED : exitCode;
+    events.emit({ type: 'skill_exited', owner, skill: skill.name, runId, exitCode: code, reason });
+    logger.info({ owner, skill: skill.name, runId, exitCode: code, reason }, 'skill exited');
+    return { runId, skill: skill.name, owner, exitCode: code, reason, authRequired: prompts.requests };
+  }
+
+  /** Reads output to its end, line by line per stream; a broken stream ends it without failing the run. */
+  async #pump(
+    chunks: AsyncIterable<OutputChunk>,
+    onLine: (stream: OutputStream, line: SplitLine) => void,
+  ): Promise<void> {
+    const splitters: Record<OutputStream, LineSplitter> = {
+      stdout: new LineSplitter(),
+      stderr: new LineSplitter(),
+    };
+    try {
+      for await (const chunk of chunks) {
+        for (const line of splitters[chunk.stream].push(chunk.data)) onLine(chunk.stream, line);
+      }
+    } catch (error) {
+      if ((error as Error)?.name !== 'AbortError') {
+        this.#options.logger.debug({ ...describeError(error) }, 'skill output stream ended early');
+      }
+    } finally {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        for (const line of splitters[stream].flush()) onLine(stream, line);
+      }
+    }
+  }
+
+  async #announce(
+    owner: string,
+    skill: string,
+    runId: string,
+    provider: string,
+    scopes: string[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const connectUrl = await this.#connectUrl(owner, provider, signal);
+    this.#options.events.emit({ type: 'auth_required', owner, provider, scopes, skill, runId, connectUrl });
+  }
+
+  /** The token source's link for the owner to authorize, or null when it cannot make one now. */
+  async #connectUrl(owner: string, providerName: string, runSignal: AbortSignal): Promise<string | null> {
+    const { sources, tokenSync, logger } = this.#options;
+    const signal = AbortSignal.any([
+      runSignal,
+      AbortSignal.timeout(this.#options.connectUrlTimeoutMs ?? 10_000),
+    ]);
+    try {
+      const provider = tokenSync.provider(providerName);
+      return await sources.sourceFor(provider).authorizationUrl({ owner, provider, signal });
+    } catch (error) {
+      logger.warn(
+        { owner, provider: providerName, ...describeError(error) },
+        'no connect URL for the prompt',
+      );
+      return null;
+    }
+  }
+}
+
+/** The AUTH_REQUIRED lines of one run: parsed against the manifest, announced once per provider. */
+class AuthPrompts {
+  readonly requests: AuthRequest[] = [];
+  readonly #declared: ReadonlyMap<string, string[]>;
+  readonly #names: ReadonlySet<string>;
+  readonly #pending: Promise<void>[] = [];
+
+  constructor(
+    skill: Skill,
+    private readonly announce: (provider: string, scopes: string[]) => Promise<void>,
+  ) {
+    this.#declared = new Map(skill.providers.map((provider) => [provider.name, provider.scopes]));
+    this.#names = new Set(this.#declared.keys());
+  }
+
+  /** True when the line is a prompt (announced now, or a repeat of one already announced). */
+  offer(line: string): boolean {
+    const request = parseAuthRequiredLine(line, this.#names);
+    if (request === null) return false;
+    if (this.requests.some((seen) => seen.provider === request.provider)) return true;
+    const scopes =
+      request.scopes.length > 0 ? request.scopes : [...(this.#declared.get(request.provider) ?? [])];
+    this.requests.push({ provider: request.provider, scopes });
+    this.#pending.push(this.announce(request.provider, scopes));
+    return true;
+  }
+
+  /** Resolves once every prompt of the run has been announced. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.#pending);
+  }
+}
