@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, NanoclawError, UsageError } from '../errors.js';
 import type { CommandResult } from './command-result.js';
+import { runCommand } from './commands/run.js';
+import { skillsCommand } from './commands/skills.js';
 import { statusCommand } from './commands/status.js';
 import { syncCommand } from './commands/sync.js';
 import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -82,6 +84,35 @@ export async function runCli(
       schedule(command, (runtime) => statusCommand(runtime, options));
     });
 
+  program
+    .command('run')
+    .description('run a skill in its container, streaming its output; prompts when it needs authorization')
+    .argument('<skill>', 'skill name (a folder under skills/)')
+    .argument('[args...]', 'arguments for the skill, after "--"')
+    .option('--owner <id>', 'owner whose tokens the skill gets (default: the configured owner)')
+    .addOption(new Option('--json', 'print every event as one JSON line, then a run_result line'))
+    .addHelpText(
+      'after',
+      "\nThe skill's stdout and stderr stream to stdout and stderr; prompts go to stderr.\n" +
+        `\n${EXIT_CODES_HELP}\n  130  interrupted (Ctrl-C); the container is stopped and removed\n`,
+    )
+    .action((skill: string, args: string[], options: { owner?: string }, command: Command) => {
+      const json = command.optsWithGlobals<GlobalOptions>().json ?? false;
+      schedule(command, (runtime, cliIo) =>
+        runCommand(runtime, { skill, args, owner: options.owner, json }, cliIo),
+      );
+    });
+
+  program
+    .command('skills')
+    .description("list skills, their providers, and whether each owner's tokens are ready (asks no source)")
+    .option('--owner <id>', 'owner to show (default: the configured owner)')
+    .option('--all-owners', 'show every known owner')
+    .addOption(jsonOption())
+    .action((options: { owner?: string; allOwners?: boolean }, command: Command) => {
+      schedule(command, (runtime, cliIo) => skillsCommand(runtime, { ...options, signal: cliIo.signal }));
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -107,8 +138,10 @@ export async function runCli(
     });
     for (const warning of runtime.warnings) io.stderr.write(`warning: ${warning}\n`);
     const result = await action(runtime, io);
-    if (json) io.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
-    else if (result.text !== '') io.stdout.write(`${result.text}\n`);
+    // A streaming command (run) has printed everything already and leaves json undefined.
+    if (json) {
+      if (result.json !== undefined) io.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+    } else if (result.text !== '') io.stdout.write(`${result.text}\n`);
     return result.exitCode;
   } catch (error) {
     return reportFailure(error, json, io);
