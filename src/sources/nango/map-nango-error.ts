@@ -49,6 +49,8 @@ export function parseRetryAfter(header: string | null, now: number): number | nu
   if (header === null) return null;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Date.parse takes almost anything ("-5", "1.5"); an HTTP date always names a day or month.
+  if (!/[A-Za-z]/.test(trimmed)) return null;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - now);

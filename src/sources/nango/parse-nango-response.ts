@@ -21,7 +21,9 @@ export function parseConnectionResponse(data: unknown, integration: string): Sou
   if (!isRecord(credentials)) throw fail('credentials: expected an object');
   if (typeof credentials.type !== 'string') throw fail('credentials.type: expected a string');
   if (!OAUTH_TYPES.has(credentials.type)) {
-    throw fail(`credentials.type: "${credentials.type.slice(0, 40)}" is not an OAuth token`);
+    // Name the type only when it looks like one of Nango's (API_KEY, BASIC): the field could hold anything.
+    const type = /^[A-Z0-9_]{1,24}$/.test(credentials.type) ? `"${credentials.type}"` : 'this type';
+    throw fail(`credentials.type: ${type} is not an OAuth token`);
   }
   const accessToken = credentials.access_token ?? credentials.token;
   if (typeof accessToken !== 'string' || accessToken === '')
