@@ -76,16 +76,14 @@ export class NangoSource implements TokenSource {
 
   async fetchToken(request: FetchTokenRequest): Promise<FetchOutcome> {
     const provider = asNangoProvider(request.provider);
-    let connectionId: string;
-    try {
-      connectionId = await this.resolveConnectionId(request.owner, provider, request.signal);
-    } catch (error) {
-      return this.#outcomeOfFailure(error, provider.integration, '(listing connections)');
-    }
+    let connectionId: string | null = null;
 
+    // The connection list and the connection itself both count against Nango's rate limit.
     for (let attempt = 0; ; attempt++) {
-      await this.#waitForRateLimit(request.signal);
+      const paused = await this.#waitForRateLimit(request.signal);
+      if (paused) return paused;
       try {
+        connectionId ??= await this.resolveConnectionId(request.owner, provider, request.signal);
         const data = await this.#api.getConnection(provider.integration, connectionId, {
           forceRefresh: request.force,
           includeRefreshToken: provider.exposeRefreshToken,
@@ -93,11 +91,14 @@ export class NangoSource implements TokenSource {
         });
         return { status: 'token', token: parseConnectionResponse(data, provider.integration) };
       } catch (error) {
-        const outcome = this.#outcomeOfFailure(error, provider.integration, connectionId);
+        const outcome = this.#outcomeOfFailure(
+          error,
+          provider.integration,
+          connectionId ?? '(listing connections)',
+        );
         if (outcome.status === 'unavailable' && outcome.code === 'RATE_LIMITED' && attempt < 2) {
-          const waitMs = outcome.retryAfterMs ?? 0;
-          this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + waitMs);
-          if (waitMs <= this.#maxRetryWaitMs) continue;
+          this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + (outcome.retryAfterMs ?? 0));
+          continue;
         }
         return outcome;
       }
@@ -123,13 +124,16 @@ export class NangoSource implements TokenSource {
     return listed?.connectionId ?? owner;
   }
 
-  async #listConnections(owner: string, signal: AbortSignal): Promise<NangoConnectionSummary[]> {
+  #listConnections(owner: string, signal: AbortSignal): Promise<NangoConnectionSummary[]> {
     const cached = this.#lists.get(owner);
     if (cached && this.#now() - cached.at < this.#listTtlMs) return cached.list;
-    await this.#waitForRateLimit(signal);
+    // Cached before the first await, so every caller that arrives meanwhile shares this one request.
     const list = this.#api.listConnections({ endUserId: owner, signal }).then(parseConnectionList);
-    this.#lists.set(owner, { at: this.#now(), list });
-    list.catch(() => this.#lists.delete(owner));
+    const entry = { at: this.#now(), list };
+    this.#lists.set(owner, entry);
+    list.catch(() => {
+      if (this.#lists.get(owner) === entry) this.#lists.delete(owner);
+    });
     return list;
   }
 
@@ -138,9 +142,23 @@ export class NangoSource implements TokenSource {
     this.#lists.delete(owner);
   }
 
-  async #waitForRateLimit(signal: AbortSignal): Promise<void> {
+  /**
+   * Waits out Nango's rate limit when that is short; a longer one is answered "unavailable" at once
+   * rather than holding a caller (and a concurrency slot) for minutes.
+   */
+  async #waitForRateLimit(signal: AbortSignal): Promise<FetchOutcome | null> {
     const waitMs = this.#pausedUntil - this.#now();
-    if (waitMs > 0) await this.#sleep(Math.min(waitMs, this.#maxRetryWaitMs), signal);
+    if (waitMs <= 0) return null;
+    if (waitMs > this.#maxRetryWaitMs) {
+      return {
+        status: 'unavailable',
+        code: 'RATE_LIMITED',
+        reason: 'Nango rate limit reached',
+        retryAfterMs: waitMs,
+      };
+    }
+    await this.#sleep(waitMs, signal);
+    return null;
   }
 
   #outcomeOfFailure(error: unknown, integration: string, connectionId: string): FetchOutcome {
