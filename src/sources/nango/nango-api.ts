@@ -65,7 +65,13 @@ export class SdkNangoApi implements NangoApi {
     options: NangoCallOptions & { forceRefresh: boolean; includeRefreshToken: boolean },
   ): Promise<unknown> {
     return this.#call(options.signal, () =>
-      this.#nango.getConnection(integration, connectionId, options.forceRefresh, options.includeRefreshToken),
+      this.#nango.getConnection(
+        integration,
+        // The SDK pastes the id into the path as it is; ids are free text ("team/a", an e-mail).
+        encodeURIComponent(connectionId),
+        options.forceRefresh,
+        options.includeRefreshToken,
+      ),
     );
   }
 
@@ -89,7 +95,10 @@ export class SdkNangoApi implements NangoApi {
     connectionId: string,
     options: NangoCallOptions,
   ): Promise<void> {
-    await this.#call(options.signal, () => this.#nango.deleteConnection(integration, connectionId));
+    // The SDK puts both values into the URL as they are.
+    await this.#call(options.signal, () =>
+      this.#nango.deleteConnection(encodeURIComponent(integration), encodeURIComponent(connectionId)),
+    );
   }
 
   verifyWebhook(rawBody: string, headers: Record<string, unknown>): boolean {
