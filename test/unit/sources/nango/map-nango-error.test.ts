@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { TokenSourceConfigError } from '../../../../src/errors.js';
+import {
+  describeNangoFailure,
+  mapNangoFailure,
+  NANGO_REFRESH_COOLDOWN_MS,
+  parseRetryAfter,
+  type NangoFailure,
+} from '../../../../src/sources/nango/map-nango-error.js';
+
+const NOW = Date.parse('2030-01-01T12:00:00.000Z');
+const CONTEXT = { integration: 'google-calendar', connectionId: 'conn-1', now: NOW };
+
+function failure(status: number | null, errorCode: string | null = null, extra: Partial<NangoFailure> = {}) {
+  return { status, errorCode, retryAfterHeader: null, transportCode: null, ...extra };
+}
+
+describe('mapNangoFailure: every answer NANGO.md records', () => {
+  it('404 not_found: the owner must authorize', () => {
+    expect(mapNangoFailure(failure(404, 'not_found'), CONTEXT)).toEqual({
+      status: 'needs_auth',
+      code: 'CONNECTION_NOT_FOUND',
+      reason: 'Nango has no connection for integration "google-calendar", connection "conn-1"',
+    });
+  });
+
+  it('400 invalid_credentials: the refresh failed, the owner must authorize', () => {
+    expect(mapNangoFailure(failure(400, 'invalid_credentials'), CONTEXT)).toMatchObject({
+      status: 'needs_auth',
+      code: 'REFRESH_FAILED',
+    });
+  });
+
+  it('424 connection_refresh_exhausted: Nango gave up, the owner must authorize', () => {
+    expect(mapNangoFailure(failure(424, 'connection_refresh_exhausted'), CONTEXT)).toMatchObject({
+      status: 'needs_auth',
+      code: 'REFRESH_EXHAUSTED',
+    });
+  });
+
+  it('424 during the refresh cooldown: unavailable, so a still-valid file is kept', () => {
+    expect(mapNangoFailure(failure(424, 'connection_refresh_backoff'), CONTEXT)).toEqual({
+      status: 'unavailable',
+      code: 'SOURCE_COOLDOWN',
+      reason: expect.stringContaining('cooling down'),
+      retryAfterMs: NANGO_REFRESH_COOLDOWN_MS,
+    });
+    expect(mapNangoFailure(failure(424, null, { retryAfterHeader: '12' }), CONTEXT)).toMatchObject({
+      status: 'unavailable',
+      code: 'SOURCE_COOLDOWN',
+      retryAfterMs: 12_000,
+    });
+  });
+
+  it.each([401, 403])('%i: a configuration error naming the key variable', (status) => {
+    expect(() => mapNangoFailure(failure(status, 'unknown_account'), CONTEXT)).toThrow(
+      TokenSourceConfigError,
+    );
+    expect(() => mapNangoFailure(failure(status, 'unknown_account'), CONTEXT)).toThrow(/NANGO_SECRET_KEY/);
+  });
+
+  it('400 unknown_provider_config: a configuration error naming the integration', () => {
+    expect(() => mapNangoFailure(failure(400, 'unknown_provider_config'), CONTEXT)).toThrow(
+      new TokenSourceConfigError(
+        'Nango has no integration "google-calendar": create it in Nango or fix the provider\'s integration id',
+      ),
+    );
+  });
+
+  it('429 too_many_request: unavailable until Retry-After (seconds or HTTP date)', () => {
+    expect(mapNangoFailure(failure(429, 'too_many_request', { retryAfterHeader: '7' }), CONTEXT)).toEqual({
+      status: 'unavailable',
+      code: 'RATE_LIMITED',
+      reason: 'Nango rate limit reached',
+      retryAfterMs: 7000,
+    });
+    const date = new Date(NOW + 90_000).toUTCString();
+    expect(
+      mapNangoFailure(failure(429, 'too_many_request', { retryAfterHeader: date }), CONTEXT),
+    ).toMatchObject({ retryAfterMs: 90_000 });
+    expect(mapNangoFailure(failure(429, 'too_many_request'), CONTEXT)).toMatchObject({
+      retryAfterMs: 60_000,
+    });
+  });
+
+  it.each([500, 502, 503, 504])('%i: unavailable', (status) => {
+    expect(mapNangoFailure(failure(status), CONTEXT)).toEqual({
+      status: 'unavailable',
+      code: 'SOURCE_ERROR',
+      reason: `Nango answered HTTP ${status}`,
+      retryAfterMs: null,
+    });
+  });
+
+  it.each([
+    ['ECONNREFUSED', 'SOURCE_UNREACHABLE'],
+    ['ENOTFOUND', 'SOURCE_UNREACHABLE'],
+    ['ECONNRESET', 'SOURCE_UNREACHABLE'],
+    ['ECONNABORTED', 'SOURCE_TIMEOUT'],
+    ['ETIMEDOUT', 'SOURCE_TIMEOUT'],
+  ])('a network error %s: unavailable (%s)', (transportCode, code) => {
+    expect(mapNangoFailure(failure(null, null, { transportCode }), CONTEXT)).toMatchObject({
+      status: 'unavailable',
+      code,
+    });
+  });
+
+  it('any other 4xx: unavailable, naming the status and code', () => {
+    expect(mapNangoFailure(failure(400, 'invalid_query_params'), CONTEXT)).toMatchObject({
+      status: 'unavailable',
+      code: 'SOURCE_REJECTED',
+      reason: expect.stringContaining('HTTP 400 (invalid_query_params)'),
+    });
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads delay-seconds and HTTP dates, and nothing else', () => {
+    expect(parseRetryAfter('0', NOW)).toBe(0);
+    expect(parseRetryAfter(' 120 ', NOW)).toBe(120_000);
+    expect(parseRetryAfter(new Date(NOW + 5000).toUTCString(), NOW)).toBe(5000);
+    expect(parseRetryAfter(new Date(NOW - 5000).toUTCString(), NOW)).toBe(0);
+    expect(parseRetryAfter(null, NOW)).toBeNull();
+    expect(parseRetryAfter('soon', NOW)).toBeNull();
+    expect(parseRetryAfter('-5', NOW)).toBeNull();
+  });
+});
+
+describe('describeNangoFailure', () => {
+  it('reads status, Nango error code, Retry-After and transport code from an axios error', () => {
+    const axiosLike = {
+      code: 'ERR_BAD_REQUEST',
+      config: { headers: { Authorization: 'Bearer secret-key' } },
+      response: {
+        status: 429,
+        data: { error: { code: 'too_many_request', message: 'slow down' } },
+        headers: { 'retry-after': '3' },
+      },
+    };
+    expect(describeNangoFailure(axiosLike)).toEqual({
+      status: 429,
+      errorCode: 'too_many_request',
+      retryAfterHeader: '3',
+      transportCode: 'ERR_BAD_REQUEST',
+    });
+    expect(JSON.stringify(describeNangoFailure(axiosLike))).not.toContain('secret-key');
+  });
+
+  it('copes with old-style string errors, bodies that are not objects and no response at all', () => {
+    expect(describeNangoFailure({ response: { status: 404, data: { error: 'not_found' } } })).toMatchObject({
+      status: 404,
+      errorCode: 'not_found',
+    });
+    expect(
+      describeNangoFailure({ response: { status: 502, data: '<html>bad gateway</html>' } }),
+    ).toMatchObject({
+      status: 502,
+      errorCode: null,
+    });
+    expect(describeNangoFailure({ code: 'ECONNREFUSED' })).toEqual({
+      status: null,
+      errorCode: null,
+      retryAfterHeader: null,
+      transportCode: 'ECONNREFUSED',
+    });
+    expect(describeNangoFailure(undefined)).toMatchObject({ status: null, transportCode: null });
+  });
+});
