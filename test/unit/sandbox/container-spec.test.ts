@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { buildContainerSpec, type ContainerSpecInput } from '../../../src/sandbox/container-spec.js';
+import type { SkillManifest } from '../../../src/sandbox/skill-manifest.js';
+
+const manifest: SkillManifest = {
+  name: 'google-calendar',
+  description: '',
+  image: null,
+  command: ['python3', '/opt/nanoclaw/skills/google-calendar/main.py'],
+  providers: [{ name: 'google-calendar', scopes: ['calendar'] }],
+  timeoutSeconds: 60,
+  memoryBytes: 128 * 1024 * 1024,
+  pidsLimit: 64,
+  network: 'bridge',
+};
+
+const input: ContainerSpecInput = {
+  manifest,
+  image: 'nanoclaw-skill:latest',
+  owner: 'alice',
+  runId: 'run-1',
+  args: ['--check'],
+  ownerTokensDir: '/srv/nanoclaw/data/tokens/alice',
+  skillDir: '/srv/nanoclaw/skills/google-calendar',
+  tokenFolderGid: 10001,
+  hostNetwork: 'manifest',
+  process: { host: 'host-a', pid: 4242 },
+};
+
+describe('buildContainerSpec', () => {
+  it('hardens the container: non-root, no capabilities, no new privileges, read-only root, limits', () => {
+    const spec = buildContainerSpec(input);
+    expect(spec).toMatchObject({
+      user: '10001:10001',
+      capDrop: ['ALL'],
+      securityOpt: ['no-new-privileges'],
+      readonlyRootfs: true,
+      tmpfs: { '/tmp': 'rw,noexec,nosuid,size=64m' },
+      memoryBytes: 128 * 1024 * 1024,
+      pidsLimit: 64,
+      init: true,
+    });
+  });
+
+  it("mounts only the owner's token folder, whole and read-only, and the skill folder read-only", () => {
+    expect(buildContainerSpec(input).mounts).toEqual([
+      { source: '/srv/nanoclaw/data/tokens/alice', target: '/workspace/tokens', readOnly: true },
+      {
+        source: '/srv/nanoclaw/skills/google-calendar',
+        target: '/opt/nanoclaw/skills/google-calendar',
+        readOnly: true,
+      },
+    ]);
+  });
+
+  it('appends the arguments to the command and tells the skill who and where', () => {
+    const spec = buildContainerSpec(input);
+    expect(spec.command).toEqual(['python3', '/opt/nanoclaw/skills/google-calendar/main.py', '--check']);
+    expect(spec.env).toEqual({
+      NANOCLAW_OWNER: 'alice',
+      NANOCLAW_SKILL: 'google-calendar',
+      NANOCLAW_TOKENS_DIR: '/workspace/tokens',
+    });
+  });
+
+  it('labels the container with skill, owner, run id and owning process', () => {
+    expect(buildContainerSpec(input).labels).toEqual({
+      'nanoclaw.managed': 'true',
+      'nanoclaw.skill': 'google-calendar',
+      'nanoclaw.owner': 'alice',
+      'nanoclaw.run-id': 'run-1',
+      'nanoclaw.host': 'host-a',
+      'nanoclaw.pid': '4242',
+    });
+  });
+
+  it("adds the token folder's group only when it is not the skill user's own", () => {
+    expect(buildContainerSpec(input).groupAdd).toEqual([]);
+    expect(buildContainerSpec({ ...input, tokenFolderGid: 1000 }).groupAdd).toEqual(['1000']);
+    expect(buildContainerSpec({ ...input, tokenFolderGid: 0 }).groupAdd).toEqual(['0']);
+  });
+
+  it("takes the manifest's network unless the host forces none", () => {
+    expect(buildContainerSpec(input).networkMode).toBe('bridge');
+    expect(buildContainerSpec({ ...input, hostNetwork: 'none' }).networkMode).toBe('none');
+    expect(buildContainerSpec({ ...input, manifest: { ...manifest, network: 'none' } }).networkMode).toBe(
+      'none',
+    );
+  });
+});
