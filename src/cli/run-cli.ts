@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, NanoclawError, UsageError } from '../errors.js';
 import type { CommandResult } from './command-result.js';
+import { doctorCommand } from './commands/doctor.js';
 import { runCommand } from './commands/run.js';
 import { skillsCommand } from './commands/skills.js';
 import { statusCommand } from './commands/status.js';
@@ -23,6 +24,8 @@ interface GlobalOptions {
 }
 
 type CommandAction = (runtime: Runtime, io: CliIo) => Promise<CommandResult>;
+/** A command that runs even when the configuration is invalid: it loads what it needs itself. */
+type StandaloneAction = (io: CliIo, configPath: string | undefined) => Promise<CommandResult>;
 
 /**
  * Parses argv and runs one command; returns the exit code. Commands return results and the printing
@@ -34,6 +37,7 @@ export async function runCli(
   runtimeOptions: RuntimeOptions = {},
 ): Promise<number> {
   let pending: { action: CommandAction; json: boolean } | null = null;
+  let standalone: { action: StandaloneAction; json: boolean } | null = null;
   const program = new Command()
     .name('nanoclaw')
     .description("Keeps users' OAuth tokens fresh for skills that run in containers.")
@@ -113,6 +117,24 @@ export async function runCli(
       schedule(command, (runtime, cliIo) => skillsCommand(runtime, { ...options, signal: cliIo.signal }));
     });
 
+  program
+    .command('doctor')
+    .description(
+      'check Docker, images, the token source, the data folder, config and skills; say how to fix each problem',
+    )
+    .addOption(jsonOption())
+    .addHelpText(
+      'after',
+      '\nExit codes:\n  0    no check failed (warnings allowed)\n  1    some check failed\n',
+    )
+    .action((_options: unknown, command: Command) => {
+      standalone = {
+        json: command.optsWithGlobals<GlobalOptions>().json ?? false,
+        action: (cliIo, configPath) =>
+          doctorCommand({ configPath, env: cliIo.env, cwd: cliIo.cwd, signal: cliIo.signal }),
+      };
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -120,6 +142,16 @@ export async function runCli(
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     throw error;
+  }
+  if (standalone !== null) {
+    const chosen = standalone as { action: StandaloneAction; json: boolean };
+    try {
+      const result = await chosen.action(io, program.opts<GlobalOptions>().config);
+      io.stdout.write(`${chosen.json ? JSON.stringify(result.json, null, 2) : result.text}\n`);
+      return result.exitCode;
+    } catch (error) {
+      return reportFailure(error, chosen.json, io);
+    }
   }
   if (pending === null) {
     program.outputHelp({ error: true });
