@@ -5,13 +5,18 @@ import { selectOwners, type OwnerSelection } from '../owners.js';
 import { formatRelative, formatTime, renderTable } from '../output/table.js';
 import type { Runtime } from '../runtime.js';
 
+/** What `nanoclaw status --json` prints: a stable shape, documented in the README. */
+export interface StatusCommandJson {
+  tokens: TokenStatus[];
+}
+
 /** `nanoclaw status`: what the token folder holds, per provider; asks no source. */
 export async function statusCommand(runtime: Runtime, options: OwnerSelection): Promise<CommandResult> {
   const owners = await selectOwners(runtime, options);
   const tokens = (await Promise.all(owners.map((owner) => runtime.tokenSync.status(owner)))).flat();
   return {
     exitCode: tokens.every((token) => token.usable) ? EXIT_OK : EXIT_NEEDS_AUTH,
-    json: { tokens },
+    json: { tokens } satisfies StatusCommandJson,
     text:
       tokens.length === 0
         ? 'No providers are configured: add some to nanoclaw.config.yaml.'

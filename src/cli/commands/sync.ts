@@ -2,7 +2,7 @@ import { UsageError } from '../../errors.js';
 import { validateProviderName } from '../../names.js';
 import type { SyncResult } from '../../tokens/sync-result.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_ERROR, EXIT_NEEDS_AUTH, EXIT_OK } from '../exit-codes.js';
+import { EXIT_ERROR, EXIT_NEEDS_AUTH, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { selectOwners, type OwnerSelection } from '../owners.js';
 import { formatRelative, formatTime, renderTable } from '../output/table.js';
 import type { Runtime } from '../runtime.js';
@@ -11,6 +11,21 @@ export interface SyncCommandOptions extends OwnerSelection {
   providers?: string[];
   force?: boolean;
   signal?: AbortSignal;
+}
+
+/** Counts over the results of one `nanoclaw sync`. */
+export interface SyncSummary {
+  total: number;
+  usable: number;
+  needsAuth: number;
+  errors: number;
+  unavailable: number;
+}
+
+/** What `nanoclaw sync --json` prints: a stable shape, documented in the README. */
+export interface SyncCommandJson {
+  results: SyncResult[];
+  summary: SyncSummary;
 }
 
 /** `nanoclaw sync`: pulls fresh tokens for the chosen providers and owners into the token folder. */
@@ -32,7 +47,7 @@ export async function syncCommand(runtime: Runtime, options: SyncCommandOptions)
   });
   return {
     exitCode: exitCodeForSync(results),
-    json: { results, summary: summarize(results) },
+    json: { results, summary: summarize(results) } satisfies SyncCommandJson,
     text:
       results.length === 0
         ? 'No providers are configured: add some to nanoclaw.config.yaml.'
@@ -40,8 +55,15 @@ export async function syncCommand(runtime: Runtime, options: SyncCommandOptions)
   };
 }
 
-/** 1 when anything failed or is unusable, else 3 when something needs authorization, else 0. */
+/**
+ * 2 when the token source refused our configuration (a wrong key or integration id), 1 when anything
+ * else failed or is unusable, else 3 when something needs authorization, else 0.
+ */
 export function exitCodeForSync(results: readonly SyncResult[]): number {
+  // Retrying will not help these; scripts should treat them like any other configuration error.
+  if (results.some((result) => result.state === 'error' && result.code === 'TOKEN_SOURCE_CONFIG')) {
+    return EXIT_USAGE;
+  }
   if (
     results.some((result) => result.state === 'error' || (result.state === 'unavailable' && !result.usable))
   ) {
@@ -51,7 +73,7 @@ export function exitCodeForSync(results: readonly SyncResult[]): number {
   return EXIT_OK;
 }
 
-function summarize(results: readonly SyncResult[]) {
+function summarize(results: readonly SyncResult[]): SyncSummary {
   return {
     total: results.length,
     usable: results.filter((result) => result.usable).length,
