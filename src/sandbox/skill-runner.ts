@@ -319,9 +319,11 @@ export class SkillRunner {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
     }
-    const drain = delay(OUTPUT_DRAIN_MS);
-    await Promise.race([pumping, drain.promise]);
-    drain.cancel();
+    if (!failed) {
+      const drain = delay(OUTPUT_DRAIN_MS);
+      await Promise.race([pumping, drain.promise]);
+      drain.cancel();
+    }
     run.output.abort();
     await pumping;
     await prompts.settled();
