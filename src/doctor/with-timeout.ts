@@ -1,7 +1,7 @@
 /** Thrown into a check when it ran past its time. */
 export class CheckTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
-    super(`no answer within ${Math.round(timeoutMs / 1000)}s`);
+    super(`no answer within ${timeoutMs < 1000 ? `${timeoutMs}ms` : `${Math.round(timeoutMs / 1000)}s`}`);
     this.name = 'CheckTimeoutError';
   }
 }

@@ -20,14 +20,15 @@ export async function checkNango(input: NangoCheckInput, signal: AbortSignal): P
   try {
     answer = await input.listConnections(signal);
   } catch (error) {
-    if (error instanceof CheckTimeoutError) {
+    const failure = describeNangoFailure(error);
+    const timedOut = failure.transportCode === 'ECONNABORTED' || failure.transportCode === 'ETIMEDOUT';
+    if (error instanceof CheckTimeoutError || (failure.status === null && timedOut)) {
       return fail(
         NAME,
-        `Nango at ${host} did not answer in ${error.timeoutMs / 1000}s`,
+        `Nango at ${host} did not answer in time`,
         'check that Nango runs and NANGO_HOST points at it',
       );
     }
-    const failure = describeNangoFailure(error);
     if (failure.status === 401 || failure.status === 403) {
       return fail(
         NAME,
