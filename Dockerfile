@@ -40,6 +40,8 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules/ node_modules/
 COPY --from=build /app/dist/ dist/
+# The daemon builds the default skill image from these when it is missing (see src/sandbox/skill-images.ts).
+COPY Dockerfile.skill ./
 RUN ln -s /app/dist/cli/main.js /usr/local/bin/nanoclaw
 
 # Paths inside the container; compose may move the data folder (see docker-compose.yml).
