@@ -1,0 +1,52 @@
+import { NanoclawError } from '../../errors.js';
+
+export type OAuthFlowErrorCode =
+  /** Unknown, expired, already used, for another provider, or started in another browser. */
+  | 'OAUTH_STATE_INVALID'
+  /** The user (or the provider on their behalf) declined. */
+  | 'OAUTH_ACCESS_DENIED'
+  /** The provider answered the authorization request with another error. */
+  | 'OAUTH_AUTHORIZATION_FAILED'
+  /** The callback could not be trusted, or the code could not be exchanged for tokens. */
+  | 'OAUTH_EXCHANGE_FAILED';
+
+/**
+ * An authorization that cannot complete. The message is safe to show: it names the provider and,
+ * when the provider sent one, its OAuth error code, never a code, token or secret. `details.owner`
+ * is known once the state matched a started authorization.
+ */
+export class OAuthFlowError extends NanoclawError {
+  constructor(
+    code: OAuthFlowErrorCode,
+    message: string,
+    readonly details: { provider: string | null; owner: string | null; providerError: string | null },
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** The authorization server's metadata could not be fetched or trusted. */
+export class DiscoveryError extends NanoclawError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('DISCOVERY_FAILED', message, options);
+  }
+}
+
+/** The credential store exists but cannot be read: wrong key, tampering or a damaged file. */
+export class CredentialStoreError extends NanoclawError {
+  constructor(
+    code: 'CREDENTIAL_STORE_UNREADABLE' | 'CREDENTIAL_STORE_WRITE_FAILED',
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** The encryption key is malformed or its key file is unsafe. */
+export class EncryptionKeyError extends NanoclawError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('ENCRYPTION_KEY_INVALID', message, options);
+  }
+}

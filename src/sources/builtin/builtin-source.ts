@@ -1,0 +1,344 @@
+import type { BuiltinProviderConfig, ProviderConfig } from '../../config/types.js';
+import { InvalidSourceResponseError, TokenSourceConfigError, UnknownProviderError } from '../../errors.js';
+import { SingleFlight } from '../../tokens/single-flight.js';
+import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
+import { raceWithSignal } from './abort.js';
+import {
+  AuthorizationFlow,
+  type BeginAuthorizationRequest,
+  type CompleteAuthorizationRequest,
+  type CompletedAuthorization,
+} from './authorization-flow.js';
+import { AuthorizationServers } from './authorization-servers.js';
+import { CredentialStoreError, DiscoveryError } from './builtin-errors.js';
+import { builtinStartUrl } from './builtin-urls.js';
+import { CLIENT_GRANT_OWNER, type CredentialStore } from './credential-store.js';
+import { LockTimeoutError } from './grant-lock.js';
+import {
+  applyTokenResponse,
+  isUnexpired,
+  markNeedsAuth,
+  needsRenewal,
+  sourceTokenOf,
+} from './grant-rules.js';
+import { OAuthRequestError } from './map-oauth-error.js';
+import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oauth-protocol.js';
+import { Oauth4webapiProtocol } from './oauth4webapi-protocol.js';
+import { PendingAuthorizations } from './pending-authorizations.js';
+import type { StoredGrant } from './stored-grant.js';
+
+export interface BuiltinSourceOptions {
+  store: CredentialStore;
+  /** The configured builtin providers, for the routes that name one. */
+  providers: readonly BuiltinProviderConfig[];
+  /** Where the daemon is reached: the start and callback routes hang off it. */
+  publicUrl: string;
+  /** Refresh an access token this long before it expires (config `refresh.margin`). */
+  refreshMarginMs: number;
+  /** A forced refresh is skipped for an access token younger than this. */
+  forceMinAgeMs?: number;
+  protocol?: OAuthProtocol;
+  pending?: PendingAuthorizations;
+  now?: () => number;
+}
+
+function asBuiltinProvider(provider: ProviderConfig): BuiltinProviderConfig {
+  if (provider.source !== 'builtin')
+    throw new Error(`provider "${provider.name}" is not served by the builtin source`);
+  return provider;
+}
+
+const needsAuth = (code: string, reason: string): FetchOutcome => ({ status: 'needs_auth', code, reason });
+const unavailable = (code: string, reason: string, retryAfterMs: number | null = null): FetchOutcome => ({
+  status: 'unavailable',
+  code,
+  reason,
+  retryAfterMs,
+});
+
+/**
+ * The embedded OAuth 2.0 client: authorization code with PKCE, refresh, client credentials, OIDC
+ * discovery, and credentials encrypted at rest. One refresh per grant at a time, in this process
+ * (single flight) and across processes (a lock file per grant); a rotated refresh token is on disk
+ * before the access token that came with it is handed out.
+ */
+export class BuiltinSource implements TokenSource {
+  readonly kind = 'builtin' as const;
+  readonly #store: CredentialStore;
+  readonly #providers: Map<string, BuiltinProviderConfig>;
+  readonly #publicUrl: string;
+  readonly #marginMs: number;
+  readonly #forceMinAgeMs: number;
+  readonly #protocol: OAuthProtocol;
+  readonly #servers: AuthorizationServers;
+  readonly #pending: PendingAuthorizations;
+  readonly #flow: AuthorizationFlow;
+  readonly #now: () => number;
+  readonly #renewals = new SingleFlight<FetchOutcome>();
+  /** Work shared by several callers runs on this signal, not on the first caller's. */
+  readonly #lifetime = new AbortController();
+
+  constructor(options: BuiltinSourceOptions) {
+    this.#store = options.store;
+    this.#providers = new Map(options.providers.map((provider) => [provider.name, provider]));
+    this.#publicUrl = options.publicUrl;
+    this.#marginMs = options.refreshMarginMs;
+    this.#forceMinAgeMs = options.forceMinAgeMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
+    this.#protocol = options.protocol ?? new Oauth4webapiProtocol({ now: this.#now });
+    this.#servers = new AuthorizationServers({
+      protocol: this.#protocol,
+      lifetime: this.#lifetime.signal,
+      now: this.#now,
+    });
+    this.#pending = options.pending ?? new PendingAuthorizations({ now: this.#now });
+    this.#flow = new AuthorizationFlow({
+      providerNamed: (name) => this.provider(name),
+      publicUrl: this.#publicUrl,
+      protocol: this.#protocol,
+      servers: this.#servers,
+      store: this.#store,
+      pending: this.#pending,
+      now: this.#now,
+    });
+  }
+
+  get store(): CredentialStore {
+    return this.#store;
+  }
+
+  /** A configured builtin provider by name. */
+  provider(name: string): BuiltinProviderConfig {
+    const provider = this.#providers.get(name);
+    if (!provider) throw new UnknownProviderError(name);
+    return provider;
+  }
+
+  /** Step one of the authorization code flow, for `GET /auth/oauth/:provider/start`. */
+  beginAuthorization(request: BeginAuthorizationRequest): Promise<{ redirectUrl: string }> {
+    return this.#flow.begin(request);
+  }
+
+  /** Step two, for `GET /auth/oauth/:provider/callback`: the credentials are stored when it returns. */
+  completeAuthorization(request: CompleteAuthorizationRequest): Promise<CompletedAuthorization> {
+    return this.#flow.complete(request);
+  }
+
+  async fetchToken(request: FetchTokenRequest): Promise<FetchOutcome> {
+    const provider = asBuiltinProvider(request.provider);
+    const owner = provider.grant === 'client_credentials' ? CLIENT_GRANT_OWNER : request.owner;
+    const grant = await this.#store.read(owner, provider.name);
+    if (provider.grant === 'authorization_code') {
+      if (!grant) return needsAuth('NOT_CONNECTED', `${owner} has not connected ${provider.name}`);
+      if (grant.status === 'needs_auth') return this.#needsAuthOf(grant);
+    }
+    if (grant?.status === 'active' && !this.#shouldRenew(grant, request.force)) {
+      return { status: 'token', token: sourceTokenOf(grant) };
+    }
+    if (grant && provider.grant === 'authorization_code' && grant.refreshToken === null) {
+      return isUnexpired(grant, this.#now())
+        ? { status: 'token', token: sourceTokenOf(grant) }
+        : needsAuth(
+            'TOKEN_EXPIRED',
+            `the ${provider.name} token expired and the provider gave no refresh token`,
+          );
+    }
+    const observed = grant?.generation ?? null;
+    const renewal = this.#renewals.run(`${owner}\u0000${provider.name}`, () =>
+      this.#store.withLock(owner, provider.name, this.#lifetime.signal, () =>
+        this.#renewHoldingLock(owner, provider, observed),
+      ),
+    );
+    try {
+      return await raceWithSignal(renewal, request.signal);
+    } catch (error) {
+      if (error instanceof LockTimeoutError) {
+        return unavailable('LOCK_TIMEOUT', `another process is still refreshing ${provider.name}`, 1000);
+      }
+      throw error;
+    }
+  }
+
+  #shouldRenew(grant: StoredGrant, force: boolean): boolean {
+    return needsRenewal(grant, {
+      now: this.#now(),
+      marginMs: this.#marginMs,
+      force,
+      forceMinAgeMs: this.#forceMinAgeMs,
+    });
+  }
+
+  #needsAuthOf(grant: StoredGrant): FetchOutcome {
+    return needsAuth(
+      grant.needsAuth?.code ?? 'GRANT_REVOKED',
+      grant.needsAuth?.reason ?? `${grant.provider} must be authorized again`,
+    );
+  }
+
+  /**
+   * Re-reads the grant under its lock: when it changed since we looked (another process refreshed it,
+   * or the owner authorized again), that result is ours and no request is made.
+   */
+  async #renewHoldingLock(
+    owner: string,
+    provider: BuiltinProviderConfig,
+    observedGeneration: number | null,
+  ): Promise<FetchOutcome> {
+    const current = await this.#store.read(owner, provider.name);
+    if (current && current.generation !== observedGeneration) {
+      if (current.status === 'needs_auth') return this.#needsAuthOf(current);
+      if (isUnexpired(current, this.#now())) return { status: 'token', token: sourceTokenOf(current) };
+    }
+    if (provider.grant === 'client_credentials') return this.#fetchClientToken(provider, current);
+    if (!current) return needsAuth('NOT_CONNECTED', `${owner} has not connected ${provider.name}`);
+    if (current.status === 'needs_auth') return this.#needsAuthOf(current);
+    if (current.refreshToken === null) {
+      return needsAuth(
+        'TOKEN_EXPIRED',
+        `the ${provider.name} token expired and the provider gave no refresh token`,
+      );
+    }
+    return this.#refresh(provider, current, current.refreshToken);
+  }
+
+  async #refresh(
+    provider: BuiltinProviderConfig,
+    current: StoredGrant,
+    refreshToken: string,
+  ): Promise<FetchOutcome> {
+    const signal = this.#lifetime.signal;
+    let response: TokenResponse;
+    try {
+      const server = await this.#servers.forProvider(provider, signal);
+      response = await this.#protocol.refresh(server, clientSettingsOf(provider), refreshToken, signal);
+    } catch (error) {
+      if (error instanceof OAuthRequestError && error.failure.kind === 'invalid_grant') {
+        const reason = `${provider.name} refused the refresh token (${error.failure.providerError ?? 'invalid_grant'}): authorize again`;
+        await this.#store.write(markNeedsAuth(current, 'GRANT_REVOKED', reason, new Date(this.#now())));
+        return needsAuth('GRANT_REVOKED', reason);
+      }
+      return this.#outcomeOfFailure(error, provider, 'refresh');
+    }
+    // Durable before published: with rotation, the old refresh token is dead from this moment on.
+    const next = applyTokenResponse({
+      previous: current,
+      response,
+      owner: current.owner,
+      provider: provider.name,
+      via: 'refreshed',
+      now: new Date(this.#now()),
+    });
+    await this.#store.write(next);
+    return { status: 'token', token: sourceTokenOf(next) };
+  }
+
+  async #fetchClientToken(
+    provider: BuiltinProviderConfig,
+    current: StoredGrant | null,
+  ): Promise<FetchOutcome> {
+    const signal = this.#lifetime.signal;
+    let response: TokenResponse;
+    try {
+      const server = await this.#servers.forProvider(provider, signal);
+      response = await this.#protocol.clientCredentials(
+        server,
+        clientSettingsOf(provider),
+        provider.scopes,
+        signal,
+      );
+    } catch (error) {
+      if (error instanceof OAuthRequestError && error.failure.kind === 'invalid_grant') {
+        throw new TokenSourceConfigError(
+          `${provider.name} refused the client credentials of "${provider.clientId}" (${error.failure.providerError ?? 'invalid_grant'})`,
+          { cause: error },
+        );
+      }
+      return this.#outcomeOfFailure(error, provider, 'client credentials');
+    }
+    const next = applyTokenResponse({
+      previous: current,
+      response,
+      owner: CLIENT_GRANT_OWNER,
+      provider: provider.name,
+      via: 'client_credentials',
+      now: new Date(this.#now()),
+    });
+    await this.#store.write(next);
+    return { status: 'token', token: sourceTokenOf(next) };
+  }
+
+  /** Transient trouble is "unavailable" (the current token stays in use); the rest is thrown. */
+  #outcomeOfFailure(error: unknown, provider: BuiltinProviderConfig, what: string): FetchOutcome {
+    if (error instanceof DiscoveryError) return unavailable('DISCOVERY_FAILED', error.message);
+    if (!(error instanceof OAuthRequestError)) throw error;
+    const { kind, status, retryAfterMs, providerError } = error.failure;
+    const subject = `${what} request to ${provider.name}`;
+    switch (kind) {
+      case 'transient':
+        return unavailable(
+          status === 429 ? 'RATE_LIMITED' : 'PROVIDER_UNAVAILABLE',
+          `the ${subject} failed: ${error.message}`,
+          retryAfterMs,
+        );
+      case 'refused':
+      case 'authorization_error':
+        return unavailable('PROVIDER_REFUSED', `the ${subject} was refused: ${error.message}`, retryAfterMs);
+      case 'configuration':
+        throw new TokenSourceConfigError(
+          `${provider.name} rejected client "${provider.clientId}" (${providerError ?? error.message}): check its clientId, clientSecret, scopes and URLs`,
+          { cause: error },
+        );
+      default:
+        throw new InvalidSourceResponseError(
+          `the ${subject} got an answer we cannot trust: ${error.message}`,
+          {
+            cause: error,
+          },
+        );
+    }
+  }
+
+  authorizationUrl(request: AuthorizationRequest): Promise<string | null> {
+    const provider = asBuiltinProvider(request.provider);
+    if (provider.grant === 'client_credentials') return Promise.resolve(null);
+    return Promise.resolve(builtinStartUrl(this.#publicUrl, provider.name, request.owner));
+  }
+
+  /** Revokes at the provider when it can (best effort: the grant is deleted here whatever it says). */
+  async disconnect(request: AuthorizationRequest): Promise<void> {
+    const provider = asBuiltinProvider(request.provider);
+    // A client-credentials token belongs to no owner: nothing of one owner's to remove.
+    if (provider.grant === 'client_credentials') return;
+    await this.#store.withLock(request.owner, provider.name, request.signal, async () => {
+      let grant: StoredGrant | null = null;
+      try {
+        grant = await this.#store.read(request.owner, provider.name);
+      } catch (error) {
+        // An unreadable grant cannot be revoked, but the owner may still remove it.
+        if (!(error instanceof CredentialStoreError)) throw error;
+      }
+      const token = grant?.refreshToken
+        ? { value: grant.refreshToken, hint: 'refresh_token' as const }
+        : grant?.accessToken
+          ? { value: grant.accessToken, hint: 'access_token' as const }
+          : null;
+      if (token) {
+        try {
+          const server = await this.#servers.forProvider(provider, request.signal);
+          await this.#protocol.revoke(server, clientSettingsOf(provider), token, request.signal);
+        } catch (error) {
+          request.signal.throwIfAborted();
+          // Best effort: a provider that cannot be reached must not keep the owner from disconnecting.
+          if (!(error instanceof OAuthRequestError || error instanceof DiscoveryError)) throw error;
+        }
+      }
+      await this.#store.delete(request.owner, provider.name);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#lifetime.abort(new Error('the builtin token source is closed'));
+    this.#servers.clear();
+    this.#pending.clear();
+  }
+}
