@@ -59,6 +59,12 @@ export class ConnectionRegistry {
     await this.#persist(entries);
   }
 
+  /** Owners recorded for this connection (a webhook that names no end user). */
+  async ownersOf(integration: string, connectionId: string): Promise<string[]> {
+    const entries = await this.#load();
+    return Object.keys(entries).filter((owner) => entries[owner]?.[integration] === connectionId);
+  }
+
   #persist(entries: Record<string, Record<string, string>>): Promise<void> {
     // Serialize writes so two updates in quick succession land in order.
     const write = this.#writes.then(() =>

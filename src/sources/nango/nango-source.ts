@@ -220,6 +220,43 @@ export class NangoSource implements TokenSource {
     this.forgetOwner(request.owner);
   }
 
+  /**
+   * The owner's connection for this provider among those Nango lists for the owner as end user: the
+   * given id when it is one of them, else the newest; null when there is none. Lists afresh, since a
+   * connection was usually just made.
+   */
+  async findOwnerConnection(
+    owner: string,
+    provider: ProviderConfig,
+    connectionId: string | null,
+    signal: AbortSignal,
+  ): Promise<string | null> {
+    const nangoProvider = asNangoProvider(provider);
+    this.forgetOwner(owner);
+    let connections: NangoConnectionSummary[];
+    try {
+      connections = await this.#listConnections(owner, signal);
+    } catch (error) {
+      const outcome = this.#outcomeOfFailure(error, nangoProvider.integration, '(listing connections)');
+      throw new TokenSourceUnavailableError(`cannot list Nango connections: ${describeOutcome(outcome)}`, {
+        cause: error,
+      });
+    }
+    const mine = connections
+      .filter((connection) => connection.integration === nangoProvider.integration)
+      .sort((a, b) => b.created.localeCompare(a.created));
+    if (connectionId !== null) {
+      return mine.some((connection) => connection.connectionId === connectionId) ? connectionId : null;
+    }
+    return mine[0]?.connectionId ?? null;
+  }
+
+  /** Records which connection serves the owner's provider, once the owner connected it. */
+  async recordConnection(owner: string, provider: ProviderConfig, connectionId: string): Promise<void> {
+    await this.#registry.set(owner, asNangoProvider(provider).integration, connectionId);
+    this.forgetOwner(owner);
+  }
+
   verifyWebhook(rawBody: string, headers: Record<string, unknown>): boolean {
     return this.#api.verifyWebhook(rawBody, headers);
   }
