@@ -38,6 +38,8 @@ export interface RunRequest {
   args?: readonly string[];
   /** Cancels the run: the container is stopped and removed. */
   signal?: AbortSignal;
+  /** A UUID for the run, when the caller must name it before the container starts (the HTTP API). */
+  runId?: string;
 }
 
 export interface RunResult {
@@ -150,7 +152,8 @@ export class SkillRunner {
     const forward = () => controller.abort(callerSignal.reason);
     if (callerSignal.aborted) forward();
     else callerSignal.addEventListener('abort', forward, { once: true });
-    const done = this.#execute(skill, owner, providers, request.args ?? [], controller.signal);
+    const runId = request.runId ?? randomUUID();
+    const done = this.#execute(skill, owner, providers, request.args ?? [], controller.signal, runId);
     const active: ActiveRun = { controller, done };
     this.#active.add(active);
     try {
@@ -181,9 +184,9 @@ export class SkillRunner {
     providers: readonly ProviderConfig[],
     args: readonly string[],
     signal: AbortSignal,
+    runId: string,
   ): Promise<RunResult> {
     const { config, containers, events, logger, tokenSync } = this.#options;
-    const runId = randomUUID();
     const aborted = (): RunResult => ({
       runId,
       skill: skill.name,
