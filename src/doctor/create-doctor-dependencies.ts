@@ -4,10 +4,10 @@ import type { NanoclawConfig } from '../config/types.js';
 import type { ContainerRuntime } from '../sandbox/container-runtime.js';
 import { DockerContainerRuntime } from '../sandbox/docker-container-runtime.js';
 import { SkillCatalog } from '../sandbox/skill-catalog.js';
+import { Oauth4webapiProtocol } from '../sources/builtin/oauth4webapi-protocol.js';
 import { SdkNangoApi } from '../sources/nango/nango-api.js';
 import type { DockerEngine } from './checks/docker-engine-check.js';
 import type { LoadedSkills } from './checks/skill-manifests-check.js';
-import { discoverIssuer } from './discover-issuer.js';
 import type { DoctorDependencies } from './run-doctor.js';
 
 export interface DoctorDependencyOptions extends LoadConfigOptions {
@@ -52,7 +52,10 @@ export function createDoctorDependencies(options: DoctorDependencyOptions): Doct
       const api = new SdkNangoApi({ ...settings, timeoutMs });
       return (endUserId, signal) => api.listConnections({ endUserId, signal });
     },
-    discoverIssuer: (issuer, signal) => discoverIssuer(issuer, signal),
+    discoverIssuer: async (issuer, signal) => {
+      const metadata = await new Oauth4webapiProtocol().discover(issuer, signal);
+      return { tokenEndpoint: metadata.tokenEndpoint };
+    },
     loadSkills: loadSkillsFromCatalog,
     identity: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
     tokenGroup: options.tokenGroup,

@@ -3,6 +3,7 @@ import type { LoadedConfig } from '../config/load-config.js';
 import type { NanoclawConfig, NangoSettings } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { fail, warn, type CheckResult } from './check-result.js';
+import { checkBuiltinKey } from './checks/builtin-key-check.js';
 import { checkBuiltinProvider, type DiscoverIssuer } from './checks/builtin-provider-check.js';
 import { checkConfig } from './checks/config-check.js';
 import { checkDataFolder, type ProcessIdentity } from './checks/data-folder-check.js';
@@ -149,6 +150,13 @@ export async function runDoctor(deps: DoctorDependencies, signal: AbortSignal): 
               signal,
             );
           }),
+        ]
+      : []),
+    ...(config.providers.some((provider) => provider.source === 'builtin')
+      ? [
+          guard('builtin-key', () =>
+            checkBuiltinKey({ dataDir: config.dataDir, encryptionKey: config.builtin.encryptionKey }),
+          ),
         ]
       : []),
     ...config.providers.flatMap((provider) =>

@@ -183,7 +183,11 @@ describe('nanoclaw doctor', () => {
     expect(checks.get('nango-source')?.fix).toContain('NANGO_SECRET_KEY');
     expect(nango.requests.some((request) => request.route === 'listConnections')).toBe(true);
 
-    expect(checks.get('builtin-source:acme')).toMatchObject({ status: 'ok' });
+    expect(checks.get('builtin-source:acme')).toMatchObject({
+      status: 'ok',
+      message: `discovery at ${issuer.url} answers (token endpoint ${issuer.url}/token)`,
+    });
+    expect(checks.get('builtin-key')).toMatchObject({ status: 'ok' });
     expect(checks.get('webhook-signing-key')).toMatchObject({ status: 'warn' });
   });
 

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BuiltinProviderConfig } from '../../../../src/config/types.js';
-import {
-  checkBuiltinProvider,
-  DiscoveryError,
-} from '../../../../src/doctor/checks/builtin-provider-check.js';
+import { checkBuiltinProvider } from '../../../../src/doctor/checks/builtin-provider-check.js';
+import { DiscoveryError } from '../../../../src/sources/builtin/builtin-errors.js';
 import { CheckTimeoutError } from '../../../../src/doctor/with-timeout.js';
 
 const signal = new AbortController().signal;
@@ -45,18 +43,25 @@ describe('checkBuiltinProvider', () => {
   });
 
   it('fails with the discovery problem and points at the issuer setting', async () => {
+    const message =
+      'cannot discover the OAuth server at https://id.acme.test: "issuer" property does not match';
     const result = await checkBuiltinProvider(
       provider(),
       async () => {
-        throw new DiscoveryError(
-          '/.well-known/openid-configuration: issuer does not match the configured issuer',
-        );
+        throw new DiscoveryError(message);
       },
       signal,
     );
-    expect(result.status).toBe('fail');
-    expect(result.message).toContain('issuer does not match');
-    expect(result.fix).toContain('providers[].issuer');
+    expect(result).toMatchObject({ status: 'fail', message });
+    expect(result.fix).toContain('providers[].issuer of "acme"');
+  });
+
+  it('fails when the issuer names no token endpoint and none is configured', async () => {
+    const result = await checkBuiltinProvider(provider(), async () => ({ tokenEndpoint: null }), signal);
+    expect(result).toMatchObject({
+      status: 'fail',
+      message: 'the issuer https://id.acme.test names no token endpoint',
+    });
   });
 
   it('fails when the issuer cannot be reached, and never prints the client secret', async () => {
