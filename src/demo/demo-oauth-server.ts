@@ -211,7 +211,11 @@ async function providerConfiguration(input: ConfigurationInput): Promise<Configu
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      revocation: { enabled: true },
+      // A client revokes its own tokens only.
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => DEMO_RESOURCE,

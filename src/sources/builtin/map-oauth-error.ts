@@ -158,10 +158,15 @@ function invalidResponse(description: string, status: number | null = null): OAu
 
 function classifyProcessingError(error: oauth.OperationProcessingError, now: number): OAuthFailure {
   switch (error.code) {
-    case oauth.RESPONSE_IS_NOT_CONFORM: {
+    case oauth.RESPONSE_IS_NOT_CONFORM:
+    case oauth.RESPONSE_IS_NOT_JSON: {
+      // A 4xx without a JSON body (a proxy's 429 page) also lands here: its status still says what happened.
       const response = error.cause instanceof Response ? error.cause : null;
       const status = response?.status ?? null;
-      const kind = status === null ? 'invalid_response' : byStatus(status);
+      if (status === null || (status >= 200 && status < 300)) {
+        return invalidResponse('the provider did not answer with JSON', status);
+      }
+      const kind = byStatus(status);
       return {
         kind,
         providerError: null,
@@ -194,7 +199,6 @@ function classifyProcessingError(error: oauth.OperationProcessingError, now: num
         retryAfterMs: null,
         description: 'the provider endpoint does not use https (plain http is allowed only on loopback)',
       };
-    case oauth.RESPONSE_IS_NOT_JSON:
     case oauth.PARSE_ERROR:
       return invalidResponse('the provider did not answer with JSON');
     case oauth.JSON_ATTRIBUTE_COMPARISON:
