@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { NanoclawConfig, ProviderConfig } from '../config/types.js';
-import { describeError, UnknownProviderError } from '../errors.js';
+import { describeError, UnknownProviderError, UsageError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { SkillExitedEvent } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
@@ -75,6 +75,13 @@ interface ActiveRun {
 }
 
 const NEVER = new AbortController().signal;
+const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A caller's run id becomes a container label and goes into events: only a lowercase UUID will do. */
+function validateRunId(runId: string): string {
+  if (!RUN_ID_PATTERN.test(runId)) throw new UsageError('a run id must be a lowercase UUID');
+  return runId;
+}
 /** Bounds the clean-up calls (stop, kill, remove), which must not hang a shutdown. */
 const CLEANUP_TIMEOUT_MS = 30_000;
 /** After exit, the attach stream drains what is left; a stuck stream is cut after this. */
@@ -147,12 +154,12 @@ export class SkillRunner {
     const skill = this.#options.catalog.get(request.skill);
     const owner = validateOwnerId(request.owner);
     const providers = this.#providersOf(skill);
+    const runId = request.runId === undefined ? randomUUID() : validateRunId(request.runId);
     const controller = new AbortController();
     const callerSignal = request.signal ?? NEVER;
     const forward = () => controller.abort(callerSignal.reason);
     if (callerSignal.aborted) forward();
     else callerSignal.addEventListener('abort', forward, { once: true });
-    const runId = request.runId ?? randomUUID();
     const done = this.#execute(skill, owner, providers, request.args ?? [], controller.signal, runId);
     const active: ActiveRun = { controller, done };
     this.#active.add(active);

@@ -440,6 +440,18 @@ describe('SkillRunner.run', () => {
     expect(containers.created).toEqual([]);
   });
 
+  it('uses the run id a caller names, and refuses one that is not a UUID', async () => {
+    const runner = await newRunner();
+    const runId = '0b6f2a4e-5c1d-4e8f-9a7b-3c2d1e0f9a8b';
+    const result = await runner.run({ skill: 'plain', owner: 'alice', runId });
+    expect(result.runId).toBe(runId);
+    expect(containers.created[0]?.spec.labels['nanoclaw.run-id']).toBe(runId);
+    await expect(runner.run({ skill: 'plain', owner: 'alice', runId: 'x,y=z' })).rejects.toMatchObject({
+      code: 'USAGE',
+    });
+    expect(containers.created).toHaveLength(1);
+  });
+
   it('refuses bad owners and unknown skills', async () => {
     const runner = await newRunner();
     await expect(runner.run({ skill: 'plain', owner: '../bob' })).rejects.toMatchObject({
