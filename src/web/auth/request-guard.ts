@@ -1,0 +1,88 @@
+import { HttpError } from '../server/http-error.js';
+import type { Authentication, HttpMethod } from '../server/route.js';
+import { secretsEqual } from './constant-time.js';
+import type { SessionStore } from './session-store.js';
+
+export const SESSION_COOKIE = 'nanoclaw_session';
+
+export interface RequestGuardOptions {
+  apiToken: string;
+  sessions: SessionStore;
+  /**
+   * Origins the page is served from (`http://127.0.0.1:3000`, the public URL): state-changing
+   * requests with a session cookie must come from one of them, and Host headers must name one.
+   */
+  allowedOrigins: () => readonly string[];
+}
+
+export interface GuardedRequest {
+  method: HttpMethod;
+  headers: Readonly<Record<string, string | undefined>>;
+  cookies: Readonly<Record<string, string | undefined>>;
+}
+
+const SAFE_METHODS = new Set<HttpMethod>(['GET']);
+
+/**
+ * Who may call the API: the API token as a Bearer header, or the page's session cookie. A session
+ * is ambient (the browser sends it on its own), so state changes with it must carry our Origin too;
+ * the cookie is SameSite=Strict as well. Host headers are checked so a DNS-rebound name cannot reach us.
+ */
+export class RequestGuard {
+  readonly #apiToken: string;
+  readonly #sessions: SessionStore;
+  readonly #allowedOrigins: () => readonly string[];
+
+  constructor(options: RequestGuardOptions) {
+    this.#apiToken = options.apiToken;
+    this.#sessions = options.sessions;
+    this.#allowedOrigins = options.allowedOrigins;
+  }
+
+  /** True when `candidate` is the API token. */
+  isApiToken(candidate: unknown): boolean {
+    return typeof candidate === 'string' && secretsEqual(candidate, this.#apiToken);
+  }
+
+  /** True for an Origin the page is served from. */
+  isAllowedOrigin(origin: string): boolean {
+    return this.#allowedOrigins().includes(origin.toLowerCase());
+  }
+
+  checkHost(headers: GuardedRequest['headers']): void {
+    const host = headers.host?.toLowerCase();
+    const allowed = this.#allowedOrigins().some((origin) => new URL(origin).host === host);
+    if (!allowed) {
+      throw new HttpError(403, 'FORBIDDEN_HOST', 'this server does not answer for that Host name');
+    }
+  }
+
+  /** Checks an `api` request; throws UNAUTHORIZED or FORBIDDEN_ORIGIN. */
+  authenticate(request: GuardedRequest): Authentication {
+    const authorization = request.headers.authorization;
+    if (authorization !== undefined) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (match && this.isApiToken(match[1])) return 'token';
+      throw new HttpError(401, 'UNAUTHORIZED', 'the Authorization header does not carry the API token');
+    }
+    if (this.#sessions.isValidSession(request.cookies[SESSION_COOKIE])) {
+      if (!SAFE_METHODS.has(request.method)) this.#checkOrigin(request.headers.origin);
+      return 'session';
+    }
+    throw new HttpError(
+      401,
+      'UNAUTHORIZED',
+      'log in through the page, or send "Authorization: Bearer <token>" with the token from <data>/api-token',
+    );
+  }
+
+  #checkOrigin(origin: string | undefined): void {
+    if (origin === undefined || !this.isAllowedOrigin(origin)) {
+      throw new HttpError(
+        403,
+        'FORBIDDEN_ORIGIN',
+        'state-changing requests with a session must come from the page (Origin mismatch)',
+      );
+    }
+  }
+}
