@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import type { RouteModule } from '../web-context.js';
+import { SESSION_COOKIE } from '../auth/request-guard.js';
+import { HttpError } from '../server/http-error.js';
+import { defineRoute, json } from '../server/route.js';
+
+/** `POST /api/session {token}` logs the page in with the API token; `DELETE /api/session` logs out. */
+export const sessionRoutes: RouteModule = (context) => [
+  defineRoute({
+    method: 'POST',
+    path: '/api/session',
+    access: 'public',
+    body: z.strictObject({ token: z.string({ error: 'expected the API token' }).min(1).max(512) }),
+    handle(request) {
+      // A login from another site would plant our session in the user's browser (login CSRF).
+      const origin = request.headers.origin;
+      if (origin !== undefined && !context.guard.isAllowedOrigin(origin)) {
+        throw new HttpError(403, 'FORBIDDEN_ORIGIN', 'log in from the page itself');
+      }
+      if (!context.guard.isApiToken(request.body.token)) {
+        throw new HttpError(401, 'UNAUTHORIZED', 'that is not the API token');
+      }
+      return json(
+        200,
+        { loggedIn: true },
+        {
+          cookies: [
+            {
+              name: SESSION_COOKIE,
+              value: context.sessions.createSession(),
+              maxAgeSeconds: context.sessions.sessionTtlSeconds,
+            },
+          ],
+        },
+      );
+    },
+  }),
+  defineRoute({
+    method: 'DELETE',
+    path: '/api/session',
+    access: 'api',
+    handle(request) {
+      context.sessions.endSession(request.cookies[SESSION_COOKIE]);
+      return json(
+        200,
+        { loggedIn: false },
+        { cookies: [{ name: SESSION_COOKIE, value: '', maxAgeSeconds: 0 }] },
+      );
+    },
+  }),
+];

@@ -1,0 +1,46 @@
+import type { NanoclawConfig } from '../config/types.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { Logger } from '../log/logger.js';
+import type { CreatedSources } from '../sources/create-sources.js';
+import type { TokenSync } from '../tokens/token-sync.js';
+import type { RequestGuard } from './auth/request-guard.js';
+import type { SessionStore } from './auth/session-store.js';
+import type { ConnectionService } from './connections/connection-service.js';
+import type { EventLog } from './events/event-log.js';
+import type { EventStreamHub } from './events/event-stream-hub.js';
+import type { AnyRoute } from './server/route.js';
+import type { SkillRuns } from './skills/skill-runs.js';
+
+/** How the daemon's refresher sees one token, for the status page. */
+export interface RefreshView {
+  nextRefreshAt: string | null;
+  running: boolean;
+  failures: number;
+  lastError: { code: string; message: string } | null;
+}
+
+/** Everything route modules may use. */
+export interface WebContext {
+  config: NanoclawConfig;
+  logger: Logger;
+  events: EventBus;
+  tokenSync: TokenSync;
+  sources: CreatedSources;
+  connections: ConnectionService;
+  eventLog: EventLog;
+  streams: EventStreamHub;
+  sessions: SessionStore;
+  guard: RequestGuard;
+  /** Skills and runs; null when the sandbox is not available. */
+  skills: SkillRuns | null;
+  /** The refresher's view of a token, when a refresher runs. */
+  refreshState: (owner: string, provider: string) => RefreshView | null;
+  /** The URL people reach the daemon at (known once it listens). */
+  publicUrl: () => string;
+}
+
+/**
+ * A set of routes that plugs into the server: each concern's file exports one. Add new ones (the
+ * built-in OAuth routes, say) to `routeModules` in routes/index.ts, or pass them to `startDaemon`.
+ */
+export type RouteModule = (context: WebContext) => AnyRoute[];
