@@ -1,0 +1,107 @@
+import { describeError, UsageError } from '../../errors.js';
+import { Daemon } from '../../daemon/daemon.js';
+import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
+import { DockerContainerRuntime } from '../../sandbox/docker-container-runtime.js';
+import { SkillCatalog } from '../../sandbox/skill-catalog.js';
+import { SkillRunner } from '../../sandbox/skill-runner.js';
+import type { RouteModule } from '../../web/web-context.js';
+import type { CommandResult } from '../command-result.js';
+import { EXIT_OK } from '../exit-codes.js';
+import type { Runtime } from '../runtime.js';
+
+export interface ServeCommandOptions {
+  host?: string | undefined;
+  port?: string | undefined;
+  json?: boolean | undefined;
+}
+
+export interface ServeCommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** SIGINT / SIGTERM: shut down cleanly. */
+  signal: AbortSignal;
+}
+
+export interface ServeDependencies {
+  containers?: ContainerRuntime;
+  extraRoutes?: readonly RouteModule[];
+}
+
+/** `--port`: a whole number from 0 (any free port) to 65535. */
+export function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new UsageError(`--port: expected a port number from 0 to 65535, got "${text.slice(0, 20)}"`);
+  }
+  return Number(text);
+}
+
+function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * `nanoclaw serve`: the page, the API, webhooks, the refresher and the watchers, until SIGINT or
+ * SIGTERM. Prints where the page is and a one-time login link at start (with `--json`, one JSON line).
+ */
+export async function serveCommand(
+  runtime: Runtime,
+  options: ServeCommandOptions,
+  io: ServeCommandIo,
+  dependencies: ServeDependencies = {},
+): Promise<CommandResult> {
+  const { config, logger } = runtime;
+  const port = parsePort(options.port);
+  if (options.host !== undefined && options.host.trim() === '')
+    throw new UsageError('--host: must not be empty');
+
+  const catalog = await SkillCatalog.load(config.skillsDir, io.signal);
+  const runner = new SkillRunner({
+    config,
+    catalog,
+    containers: dependencies.containers ?? new DockerContainerRuntime(),
+    tokenSync: runtime.tokenSync,
+    sources: runtime.sources.registry,
+    events: runtime.events,
+    logger,
+  });
+  try {
+    await runner.cleanupLeftovers(io.signal);
+  } catch (error) {
+    // No Docker is no reason not to serve tokens; runs will say what is wrong.
+    const { code, message } = describeError(error);
+    io.stderr.write(`warning: cannot clean up leftover skill containers (${code}): ${message}\n`);
+  }
+
+  const daemon = await Daemon.start({
+    runtime,
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(port !== undefined ? { port } : {}),
+    skills: { catalog, runner },
+    ...(dependencies.extraRoutes ? { extraRoutes: dependencies.extraRoutes } : {}),
+  });
+  try {
+    const loginUrl = daemon.createLoginLink();
+    const tokenFile = daemon.apiToken.file;
+    if (options.json) {
+      io.stdout.write(
+        `${JSON.stringify({ type: 'listening', url: daemon.url, loginUrl, apiTokenFile: tokenFile })}\n`,
+      );
+    } else {
+      io.stdout.write(
+        [
+          `nanoclaw is serving at ${daemon.url}`,
+          `Open the page with this one-time login link: ${loginUrl}`,
+          `API clients: send "Authorization: Bearer <token>" with the token from ${tokenFile ?? 'NANOCLAW_API_TOKEN'}`,
+          'Press Ctrl-C to stop.',
+          '',
+        ].join('\n'),
+      );
+    }
+    await waitForAbort(io.signal);
+  } finally {
+    await daemon.close();
+  }
+  return { exitCode: EXIT_OK, text: 'nanoclaw stopped.', json: { type: 'stopped' } };
+}
