@@ -3,6 +3,7 @@ import { ConfigError, describeError, NanoclawError, UsageError } from '../errors
 import type { CommandResult } from './command-result.js';
 import { doctorCommand } from './commands/doctor.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { skillsCommand } from './commands/skills.js';
 import { statusCommand } from './commands/status.js';
 import { syncCommand } from './commands/sync.js';
@@ -115,6 +116,18 @@ export async function runCli(
     .addOption(jsonOption())
     .action((options: { owner?: string; allOwners?: boolean }, command: Command) => {
       schedule(command, (runtime, cliIo) => skillsCommand(runtime, { ...options, signal: cliIo.signal }));
+    });
+
+  program
+    .command('serve')
+    .description('serve the page, the API and webhooks, and keep every token fresh until stopped')
+    .option('--host <host>', 'address to listen on (default: config server.host, 127.0.0.1)')
+    .option('--port <port>', 'port to listen on, 0 for any free one (default: config server.port, 3000)')
+    .addOption(jsonOption())
+    .addHelpText('after', '\nStops cleanly on Ctrl-C or SIGTERM (exit code 0).\n')
+    .action((options: { host?: string; port?: string }, command: Command) => {
+      const json = command.optsWithGlobals<GlobalOptions>().json ?? false;
+      schedule(command, (runtime, cliIo) => serveCommand(runtime, { ...options, json }, cliIo));
     });
 
   program
