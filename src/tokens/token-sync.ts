@@ -102,7 +102,7 @@ export class TokenSync {
       }
     }
     return this.#inFlight.run(`${owner}\u0000${provider.name}`, () =>
-      this.#limit(() => this.#fetchAndStore(owner, provider, options)),
+      this.#fetchAndStore(owner, provider, options),
     );
   }
 
@@ -160,9 +160,12 @@ export class TokenSync {
     const signal = options.signal ?? NEVER;
     let outcome: FetchOutcome;
     try {
-      outcome = await this.#sources
-        .sourceFor(provider)
-        .fetchToken({ owner, provider, force: options.force ?? false, signal });
+      // The bound is on source requests; the file write (an fsync) happens after the slot is free.
+      outcome = await this.#limit(() =>
+        this.#sources
+          .sourceFor(provider)
+          .fetchToken({ owner, provider, force: options.force ?? false, signal }),
+      );
     } catch (error) {
       return this.#failed(owner, provider.name, error);
     }
