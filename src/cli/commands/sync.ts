@@ -64,8 +64,9 @@ export function exitCodeForSync(results: readonly SyncResult[]): number {
   if (results.some((result) => result.state === 'error' && result.code === 'TOKEN_SOURCE_CONFIG')) {
     return EXIT_USAGE;
   }
+  // A source may hand over a token that has already expired: 0 promises every token is usable.
   if (
-    results.some((result) => result.state === 'error' || (result.state === 'unavailable' && !result.usable))
+    results.some((result) => result.state === 'error' || (result.state !== 'needs-auth' && !result.usable))
   ) {
     return EXIT_ERROR;
   }

@@ -92,6 +92,7 @@ describe('exitCodeForSync', () => {
     ['unavailable but the file is still usable', [result({ state: 'unavailable', usable: true })], 0],
     ['some need authorization', [result({}), result({ state: 'needs-auth', usable: false })], 3],
     ['unavailable without a usable file', [result({ state: 'unavailable', usable: false })], 1],
+    ['a token that had already expired when it arrived', [result({ state: 'refreshed', usable: false })], 1],
     ['an error', [result({ state: 'error', code: 'INVALID_SOURCE_RESPONSE' })], 1],
     [
       'an error beats needs-auth',
