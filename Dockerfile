@@ -19,7 +19,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
+# tsc emits only compiled code: the page's own files (scripts, styles) are copied beside it.
 RUN npm run build \
+    && if [ -d src/web/page ]; then mkdir -p dist/web && cp -R src/web/page dist/web/; fi \
     && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
     && chmod 0755 dist/cli/main.js
 

@@ -208,11 +208,12 @@ describe.skipIf(DOCKER_COMPOSE === null && !process.env.CI)('docker-compose.yml'
     expect(services['nango-redis']?.ports).toBeUndefined();
   });
 
-  it('gives the daemon the Docker socket, its group, and the data folder at the same path inside and out', async () => {
+  it('gives the daemon the Docker socket, its group, and the data and skills folders at the same paths inside and out', async () => {
     const config = await resolvedConfig({
       ...filledIn,
       DOCKER_GID: '4242',
       NANOCLAW_HOST_DATA_DIR: '/srv/x/data',
+      NANOCLAW_HOST_SKILLS_DIR: '/srv/x/skills',
     });
     const daemon = config.services.nanoclaw!;
     expect(daemon.build).toBeDefined();
@@ -220,7 +221,8 @@ describe.skipIf(DOCKER_COMPOSE === null && !process.env.CI)('docker-compose.yml'
     expect(daemon.group_add).toEqual(['4242']);
     expect(daemon.volumes).toContain('/srv/x/data:/srv/x/data:rw');
     expect(daemon.environment?.NANOCLAW_DATA_DIR).toBe('/srv/x/data');
-    expect(daemon.volumes).toContain(`${path.join(ROOT, 'skills')}:/app/skills:ro`);
+    expect(daemon.volumes).toContain('/srv/x/skills:/srv/x/skills:ro');
+    expect(daemon.environment?.NANOCLAW_SKILLS_DIR).toBe('/srv/x/skills');
     expect(daemon.volumes).toContain(
       `${path.join(ROOT, 'nanoclaw.config.yaml')}:/app/nanoclaw.config.yaml:ro`,
     );
