@@ -76,6 +76,45 @@ async function* demultiplex(stream: NodeJS.ReadableStream, signal: AbortSignal):
   }
 }
 
+/** The Engine API's create body for a spec: the one place our spec meets Docker's field names. */
+export function toDockerCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  return {
+    Image: spec.image,
+    Cmd: spec.command,
+    Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+    User: spec.user,
+    WorkingDir: spec.workingDir,
+    Labels: spec.labels,
+    Tty: false,
+    OpenStdin: false,
+    AttachStdin: false,
+    AttachStdout: true,
+    AttachStderr: true,
+    NetworkDisabled: spec.networkMode === 'none',
+    HostConfig: {
+      Mounts: spec.mounts.map((mount) => ({
+        Type: 'bind' as const,
+        Source: mount.source,
+        Target: mount.target,
+        ReadOnly: mount.readOnly,
+      })),
+      GroupAdd: spec.groupAdd,
+      Tmpfs: spec.tmpfs,
+      ReadonlyRootfs: spec.readonlyRootfs,
+      CapDrop: spec.capDrop,
+      SecurityOpt: spec.securityOpt,
+      Privileged: false,
+      Memory: spec.memoryBytes,
+      // Equal to Memory: no swap on top of the limit.
+      MemorySwap: spec.memoryBytes,
+      PidsLimit: spec.pidsLimit,
+      NetworkMode: spec.networkMode,
+      Init: spec.init,
+      AutoRemove: false,
+    },
+  };
+}
+
 /**
  * `ContainerRuntime` over the Docker Engine API (dockerode). The only module that knows dockerode.
  * Connects like the docker CLI: the local socket, or DOCKER_HOST (with DOCKER_TLS_VERIFY and
@@ -103,39 +142,7 @@ export class DockerContainerRuntime implements ContainerRuntime {
   async create(spec: ContainerSpec, signal: AbortSignal): Promise<string> {
     try {
       const container = await this.#docker.createContainer({
-        Image: spec.image,
-        Cmd: spec.command,
-        Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
-        User: spec.user,
-        WorkingDir: spec.workingDir,
-        Labels: spec.labels,
-        Tty: false,
-        OpenStdin: false,
-        AttachStdin: false,
-        AttachStdout: true,
-        AttachStderr: true,
-        NetworkDisabled: spec.networkMode === 'none',
-        HostConfig: {
-          Mounts: spec.mounts.map((mount) => ({
-            Type: 'bind' as const,
-            Source: mount.source,
-            Target: mount.target,
-            ReadOnly: mount.readOnly,
-          })),
-          GroupAdd: spec.groupAdd,
-          Tmpfs: spec.tmpfs,
-          ReadonlyRootfs: spec.readonlyRootfs,
-          CapDrop: spec.capDrop,
-          SecurityOpt: spec.securityOpt,
-          Privileged: false,
-          Memory: spec.memoryBytes,
-          // Equal to Memory: no swap on top of the limit.
-          MemorySwap: spec.memoryBytes,
-          PidsLimit: spec.pidsLimit,
-          NetworkMode: spec.networkMode,
-          Init: spec.init,
-          AutoRemove: false,
-        },
+        ...toDockerCreateOptions(spec),
         abortSignal: signal,
       } as Docker.ContainerCreateOptions);
       return container.id;
