@@ -1,0 +1,259 @@
+/**
+ * `nanoclaw run` against a bare Docker run, on the real engine.
+ *
+ * 1. Overhead: a no-op skill that declares 3 providers with warm (fresh) tokens, run through the
+ *    SkillRunner (pre-launch sync, owner folder, hardened container, attach and line parsing, removal),
+ *    against a bare dockerode create/start/wait/remove of the same image and command. Interleaved, one
+ *    of each per round, so drift in the engine hits both alike. Goal: median ratio <= 1.05.
+ * 2. Latency: a skill prints lines carrying the wall-clock time it wrote them; a subscriber on the
+ *    event bus notes when each `skill_output` event reaches it.
+ */
+import { mkdir, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Docker from 'dockerode';
+import { stringify as toYaml } from 'yaml';
+import { createRuntimeFromConfig } from '../src/cli/runtime.js';
+import { resolveConfig } from '../src/config/resolve-config.js';
+import { silentLogger } from '../src/log/logger.js';
+import { buildContainerSpec } from '../src/sandbox/container-spec.js';
+import { DockerContainerRuntime, toDockerCreateOptions } from '../src/sandbox/docker-container-runtime.js';
+import { SkillCatalog } from '../src/sandbox/skill-catalog.js';
+import { SkillRunner } from '../src/sandbox/skill-runner.js';
+import { FakeNangoServer } from '../test/support/fake-nango-server.js';
+
+export const name = 'nanoclaw run vs a bare Docker run';
+
+const IMAGE = process.env.NANOCLAW_SKILL_IMAGE || 'nanoclaw-skill:latest';
+const BASE_IMAGE = process.env.NANOCLAW_BASE_IMAGE || 'nanoclaw-base:bookworm';
+const ROUNDS = Number(process.env.BENCH_RUN_ROUNDS || 10);
+const WARMUP = 2;
+const NOOP_COMMAND = ['python3', '-c', 'pass'];
+const PROVIDERS = ['google-calendar', 'github', 'slack'];
+const LATENCY_RUNS = 3;
+const LATENCY_LINES = 50;
+
+export interface RunBenchResult {
+  name: string;
+  rows: Array<Record<string, string>>;
+  metrics: {
+    nanoclawRunMedianMs: number;
+    bareDockerMedianMs: number;
+    hardenedDockerMedianMs: number;
+    ratio: number;
+    ratioGoal: number;
+    lineToEventMedianMs: number;
+    lineToEventP95Ms: number;
+    sourceRequestsDuringRuns: number;
+  };
+}
+
+function percentile(values: readonly number[], fraction: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+const median = (values: readonly number[]) => percentile(values, 0.5);
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+/** Wall-clock milliseconds with sub-millisecond precision, comparable with the container's clock. */
+const wallClockMs = () => performance.timeOrigin + performance.now();
+
+/** Same image, command and network setting as the skill's container, nothing else. */
+const BARE_OPTIONS: Docker.ContainerCreateOptions = {
+  Image: IMAGE,
+  Cmd: NOOP_COMMAND,
+  // No network at all, as the skill gets: the engine skips network set-up, a big share of a start.
+  NetworkDisabled: true,
+  HostConfig: { NetworkMode: 'none' },
+};
+
+async function bareDockerRun(docker: Docker, options: Docker.ContainerCreateOptions): Promise<number> {
+  const started = performance.now();
+  const container = await docker.createContainer(options);
+  await container.start();
+  await container.wait();
+  await container.remove({ force: true });
+  return performance.now() - started;
+}
+
+/** Runs the benchmark and returns its table; prints nothing. */
+export default async function runBench(): Promise<RunBenchResult> {
+  const containers = new DockerContainerRuntime();
+  await containers.ping(AbortSignal.timeout(5_000));
+  const docker = new Docker();
+  const nango = await FakeNangoServer.start();
+  const root = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-bench-run-'));
+  try {
+    const skillsDir = path.join(root, 'skills');
+    const skills = {
+      noop: { command: NOOP_COMMAND, providers: PROVIDERS.map((provider) => ({ name: provider })) },
+      ticker: {
+        command: [
+          'python3',
+          '-c',
+          `import time\nfor _ in range(${LATENCY_LINES}):\n    print("%.6f" % (time.time() * 1000), flush=True)\n    time.sleep(0.02)`,
+        ],
+      },
+    };
+    for (const [skill, manifest] of Object.entries(skills)) {
+      await mkdir(path.join(skillsDir, skill), { recursive: true });
+      await writeFile(path.join(skillsDir, skill, 'skill.yaml'), toYaml({ name: skill, ...manifest }));
+      await chmod(path.join(skillsDir, skill), 0o755);
+    }
+    await chmod(skillsDir, 0o755);
+
+    const resolved = resolveConfig(
+      {
+        dataDir: path.join(root, 'data'),
+        skillsDir,
+        nango: { host: nango.url, secretKey: nango.secretKey },
+        sandbox: { image: IMAGE, baseImage: BASE_IMAGE, network: 'none' },
+        providers: PROVIDERS.map((provider) => ({ name: provider, source: 'nango' })),
+      },
+      { env: {}, cwd: root, configPath: null },
+    );
+    if ('errors' in resolved) throw new Error(resolved.errors.join('\n'));
+    const runtime = createRuntimeFromConfig(resolved.config, [], { logger: silentLogger() });
+    const runner = new SkillRunner({
+      config: resolved.config,
+      catalog: await SkillCatalog.load(skillsDir),
+      containers,
+      tokenSync: runtime.tokenSync,
+      sources: runtime.sources.registry,
+      events: runtime.events,
+      logger: runtime.logger,
+    });
+    await runner.ensureImage(AbortSignal.timeout(300_000));
+
+    // Warm tokens: one sync through the source, then every run finds the files fresh.
+    for (const provider of PROVIDERS) {
+      nango.addConnection({ integration: provider, connectionId: 'main', endUserId: 'main' });
+    }
+    await runtime.tokenSync.syncMany(PROVIDERS.map((provider) => ({ owner: 'main', provider })));
+
+    // The skill's own hardened container (mounts, tmpfs, init, limits) run bare: what Docker charges
+    // for the hardening, apart from what nanoclaw adds around it.
+    const skill = (await SkillCatalog.load(skillsDir)).get('noop');
+    const hardenedOptions = toDockerCreateOptions(
+      buildContainerSpec({
+        manifest: skill,
+        image: IMAGE,
+        owner: 'main',
+        runId: '00000000-0000-4000-8000-000000000000',
+        args: [],
+        ownerTokensDir: await runtime.folder.ensureOwnerDir('main'),
+        skillDir: skill.directory,
+        tokenFolderGid: null,
+        hostNetwork: 'none',
+        process: { host: os.hostname(), pid: process.pid },
+      }),
+    );
+
+    const nanoclawRun = async () => {
+      const started = performance.now();
+      const result = await runner.run({ skill: 'noop', owner: 'main' });
+      if (result.exitCode !== 0)
+        throw new Error(`the no-op skill exited ${result.exitCode} (${result.reason})`);
+      return performance.now() - started;
+    };
+
+    const ours: number[] = [];
+    const bare: number[] = [];
+    const hardened: number[] = [];
+    const contestants = [
+      { run: nanoclawRun, times: ours },
+      { run: () => bareDockerRun(docker, BARE_OPTIONS), times: bare },
+      { run: () => bareDockerRun(docker, hardenedOptions), times: hardened },
+    ];
+    for (let round = 0; round < WARMUP; round++) for (const contestant of contestants) await contestant.run();
+    nango.resetStats();
+    const requestsBefore = nango.requests.length;
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order so none always follows another's clean-up.
+      for (let index = 0; index < contestants.length; index++) {
+        const contestant = contestants[(round + index) % contestants.length]!;
+        contestant.times.push(await contestant.run());
+      }
+    }
+    const sourceRequests = nango.requests.length - requestsBefore;
+
+    const latencies: number[] = [];
+    const unsubscribe = runtime.events.subscribe((event) => {
+      if (event.type !== 'skill_output' || event.skill !== 'ticker') return;
+      const writtenAt = Number(event.line);
+      if (Number.isFinite(writtenAt)) latencies.push(wallClockMs() - writtenAt);
+    });
+    try {
+      for (let run = 0; run < LATENCY_RUNS; run++) await runner.run({ skill: 'ticker', owner: 'main' });
+    } finally {
+      unsubscribe();
+    }
+    await runtime.close();
+
+    const oursMedian = median(ours);
+    const bareMedian = median(bare);
+    const ratio = oursMedian / bareMedian;
+    return {
+      name,
+      rows: [
+        {
+          measure: `nanoclaw run, no-op skill, ${PROVIDERS.length} warm providers (median of ${ROUNDS})`,
+          value: ms(oursMedian),
+          detail: `p95 ${ms(percentile(ours, 0.95))}`,
+        },
+        {
+          measure: `bare dockerode create/start/wait/remove (median of ${ROUNDS})`,
+          value: ms(bareMedian),
+          detail: `p95 ${ms(percentile(bare, 0.95))}`,
+        },
+        {
+          measure: `bare dockerode, the skill's hardened container spec (median of ${ROUNDS})`,
+          value: ms(median(hardened)),
+          detail: `p95 ${ms(percentile(hardened, 0.95))}; nanoclaw run / this: ${(oursMedian / median(hardened)).toFixed(3)}`,
+        },
+        {
+          measure: 'ratio of medians, nanoclaw run / bare (goal <= 1.05)',
+          value: ratio.toFixed(3),
+          detail: `${ratio <= 1.05 ? 'meets' : 'misses'} the goal; +${ms(oursMedian - bareMedian)}`,
+        },
+        {
+          measure: 'token source requests during the timed runs (warm: goal 0)',
+          value: String(sourceRequests),
+          detail: '',
+        },
+        {
+          measure: `line written by the skill -> event at a subscriber (${latencies.length} lines)`,
+          value: `median ${ms(median(latencies))}`,
+          detail: `p95 ${ms(percentile(latencies, 0.95))}, max ${ms(Math.max(...latencies))}`,
+        },
+      ],
+      metrics: {
+        nanoclawRunMedianMs: oursMedian,
+        bareDockerMedianMs: bareMedian,
+        hardenedDockerMedianMs: median(hardened),
+        ratio,
+        ratioGoal: 1.05,
+        lineToEventMedianMs: median(latencies),
+        lineToEventP95Ms: percentile(latencies, 0.95),
+        sourceRequestsDuringRuns: sourceRequests,
+      },
+    };
+  } finally {
+    await nango.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** `tsx bench/run.bench.ts` runs this benchmark alone. */
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await runBench();
+  console.log(`\n${result.name}\n`);
+  const width = Math.max(...result.rows.map((row) => (row.measure ?? '').length));
+  for (const row of result.rows) {
+    console.log(
+      `  ${(row.measure ?? '').padEnd(width)}  ${(row.value ?? '').padStart(16)}  ${row.detail ?? ''}`,
+    );
+  }
+}
