@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { isOwnerId } from '../../names.js';
@@ -8,7 +8,8 @@ import { isOwnerId } from '../../names.js';
  * `POST /api/auth/complete` or the creation webhook. Kept in one small JSON file under the data folder.
  */
 export class ConnectionRegistry {
-  #entries: Record<string, Record<string, string>> | null = null;
+  /** One read of the file, shared: callers then resume in the order they called, so updates keep it. */
+  #entries: Promise<Record<string, Record<string, string>>> | null = null;
   #writes: Promise<void> = Promise.resolve();
 
   constructor(private readonly filePath: string) {}
@@ -17,8 +18,18 @@ export class ConnectionRegistry {
     return new ConnectionRegistry(path.join(dataDir, 'nango-connections.json'));
   }
 
-  async #load(): Promise<Record<string, Record<string, string>>> {
+  #load(): Promise<Record<string, Record<string, string>>> {
     if (this.#entries) return this.#entries;
+    const loading = this.#read();
+    this.#entries = loading;
+    // A read that failed (permissions, say) is tried again next time rather than kept.
+    loading.catch(() => {
+      if (this.#entries === loading) this.#entries = null;
+    });
+    return loading;
+  }
+
+  async #read(): Promise<Record<string, Record<string, string>>> {
     let entries: Record<string, Record<string, string>> = {};
     try {
       const parsed: unknown = JSON.parse(await readFile(this.filePath, 'utf8'));
@@ -36,8 +47,7 @@ export class ConnectionRegistry {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
       entries = {};
     }
-    this.#entries ??= entries;
-    return this.#entries;
+    return entries;
   }
 
   async get(owner: string, integration: string): Promise<string | null> {
@@ -67,9 +77,14 @@ export class ConnectionRegistry {
 
   #persist(entries: Record<string, Record<string, string>>): Promise<void> {
     // Serialize writes so two updates in quick succession land in order.
-    const write = this.#writes.then(() =>
-      writeFileAtomic(this.filePath, `${JSON.stringify(entries, null, 2)}\n`, { mode: 0o600, fsync: true }),
-    );
+    const write = this.#writes.then(async () => {
+      // A connection can be recorded before any token was written, so the data folder may be new.
+      await mkdir(path.dirname(this.filePath), { recursive: true, mode: 0o750 });
+      await writeFileAtomic(this.filePath, `${JSON.stringify(entries, null, 2)}\n`, {
+        mode: 0o600,
+        fsync: true,
+      });
+    });
     this.#writes = write.catch(() => {});
     return write;
   }
