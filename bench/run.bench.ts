@@ -11,7 +11,6 @@
 import { mkdir, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import Docker from 'dockerode';
 import { stringify as toYaml } from 'yaml';
 import { createRuntimeFromConfig } from '../src/cli/runtime.js';
@@ -22,6 +21,7 @@ import { DockerContainerRuntime, toDockerCreateOptions } from '../src/sandbox/do
 import { SkillCatalog } from '../src/sandbox/skill-catalog.js';
 import { SkillRunner } from '../src/sandbox/skill-runner.js';
 import { FakeNangoServer } from '../test/support/fake-nango-server.js';
+import type { BenchmarkResult } from './run.js';
 
 export const name = 'nanoclaw run vs a bare Docker run';
 
@@ -34,9 +34,7 @@ const PROVIDERS = ['google-calendar', 'github', 'slack'];
 const LATENCY_RUNS = 3;
 const LATENCY_LINES = 50;
 
-export interface RunBenchResult {
-  name: string;
-  rows: Array<Record<string, string>>;
+export interface RunBenchResult extends BenchmarkResult {
   metrics: {
     nanoclawRunMedianMs: number;
     bareDockerMedianMs: number;
@@ -78,7 +76,7 @@ async function bareDockerRun(docker: Docker, options: Docker.ContainerCreateOpti
   return performance.now() - started;
 }
 
-/** Runs the benchmark and returns its table; prints nothing. */
+/** Runs the benchmark and returns its table for `npm run bench`; prints nothing. */
 export default async function runBench(): Promise<RunBenchResult> {
   const containers = new DockerContainerRuntime();
   await containers.ping(AbortSignal.timeout(5_000));
@@ -229,6 +227,12 @@ export default async function runBench(): Promise<RunBenchResult> {
           detail: `p95 ${ms(percentile(latencies, 0.95))}, max ${ms(Math.max(...latencies))}`,
         },
       ],
+      notes: [
+        'nanoclaw run = SkillRunner.run in this process: pre-launch sync of 3 fresh token files (no source',
+        'request), owner folder, hardened container (read-only root, tmpfs, init, limits, 2 read-only mounts),',
+        'attach + line parsing, wait, removal. "bare" = the same image, command and network setting only.',
+        `Rounds are interleaved (${ROUNDS} each after ${WARMUP} warm-up rounds); times are wall clock.`,
+      ],
       metrics: {
         nanoclawRunMedianMs: oursMedian,
         bareDockerMedianMs: bareMedian,
@@ -243,17 +247,5 @@ export default async function runBench(): Promise<RunBenchResult> {
   } finally {
     await nango.close();
     await rm(root, { recursive: true, force: true });
-  }
-}
-
-/** `tsx bench/run.bench.ts` runs this benchmark alone. */
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const result = await runBench();
-  console.log(`\n${result.name}\n`);
-  const width = Math.max(...result.rows.map((row) => (row.measure ?? '').length));
-  for (const row of result.rows) {
-    console.log(
-      `  ${(row.measure ?? '').padEnd(width)}  ${(row.value ?? '').padStart(16)}  ${row.detail ?? ''}`,
-    );
   }
 }
