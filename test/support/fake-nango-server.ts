@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -120,9 +120,23 @@ export interface ConnectSession {
   expiresAt: Date;
 }
 
+/** An auth webhook as Nango sends it: the raw body and the headers, signed. */
+export interface FakeWebhook {
+  rawBody: string;
+  headers: Record<string, string>;
+}
+
+export interface AuthWebhookOptions {
+  operation?: 'creation' | 'override' | 'refresh';
+  success?: boolean;
+  error?: { type: string; description: string };
+}
+
 export interface FakeNangoServerOptions {
   /** The key clients must send as `Authorization: Bearer <key>`. */
   secretKey?: string;
+  /** Signs webhooks; Nango falls back to the secret key when there is none. */
+  webhookSigningKey?: string;
   /** Added to every answer: a source that answers in this many milliseconds. */
   latencyMs?: number;
 }
@@ -136,6 +150,7 @@ function newSecret(kind: string): string {
 
 export class FakeNangoServer implements AsyncDisposable {
   readonly secretKey: string;
+  readonly webhookSigningKey: string;
   latencyMs: number;
   readonly requests: RecordedRequest[] = [];
   readonly connectSessions: ConnectSession[] = [];
@@ -151,6 +166,7 @@ export class FakeNangoServer implements AsyncDisposable {
 
   private constructor(options: FakeNangoServerOptions) {
     this.secretKey = options.secretKey ?? newSecret('nango-secret-key');
+    this.webhookSigningKey = options.webhookSigningKey ?? this.secretKey;
     this.latencyMs = options.latencyMs ?? 0;
   }
 
@@ -171,9 +187,9 @@ export class FakeNangoServer implements AsyncDisposable {
     return this.#maxInFlight;
   }
 
-  /** Every access and refresh token this server ever handed out, plus its key: none may leak. */
+  /** Every access and refresh token this server ever handed out, plus its keys: none may leak. */
   get secrets(): string[] {
-    return [this.secretKey, ...this.#issued];
+    return [...new Set([this.secretKey, this.webhookSigningKey, ...this.#issued])];
   }
 
   get connections(): FakeConnection[] {
@@ -231,6 +247,52 @@ export class FakeNangoServer implements AsyncDisposable {
     const session = this.connectSessions.find((candidate) => candidate.token === sessionToken);
     if (!session) throw new Error('unknown connect session');
     return this.addConnection({ ...input, integration, endUserId: session.endUserId });
+  }
+
+  // --- webhooks ------------------------------------------------------------------------------------
+
+  /**
+   * The auth webhook Nango sends about a connection (creation after OAuth, or a failed refresh),
+   * signed as `verifyIncomingWebhookRequest` checks: HMAC-SHA256 hex of the raw body.
+   */
+  authWebhook(connection: FakeConnection, options: AuthWebhookOptions = {}): FakeWebhook {
+    const success = options.success ?? true;
+    const body = {
+      type: 'auth',
+      operation: options.operation ?? 'creation',
+      success,
+      connectionId: connection.connectionId,
+      providerConfigKey: connection.integration,
+      provider: connection.integration,
+      authMode: 'OAUTH2',
+      environment: 'dev',
+      from: 'nango',
+      ...(connection.endUserId
+        ? { endUser: { endUserId: connection.endUserId, endUserEmail: null, tags: {} } }
+        : {}),
+      ...(success
+        ? {}
+        : { error: options.error ?? { type: 'refresh_token_error', description: 'refresh failed' } }),
+    };
+    return this.signWebhook(JSON.stringify(body));
+  }
+
+  /** Signs any raw body with the webhook signing key. */
+  signWebhook(rawBody: string): FakeWebhook {
+    const signature = createHmac('sha256', this.webhookSigningKey).update(rawBody).digest('hex');
+    return { rawBody, headers: { 'content-type': 'application/json', 'x-nango-hmac-sha256': signature } };
+  }
+
+  /** Delivers a webhook to `url` the way Nango does (POST, JSON, 20 s timeout); returns the status. */
+  async deliverWebhook(url: string, webhook: FakeWebhook): Promise<number> {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: webhook.headers,
+      body: webhook.rawBody,
+      signal: AbortSignal.timeout(20_000),
+    });
+    await response.arrayBuffer();
+    return response.status;
   }
 
   // --- scripting -----------------------------------------------------------------------------------

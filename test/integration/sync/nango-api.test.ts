@@ -145,4 +145,41 @@ describe('SdkNangoApi over HTTP (the real @nangohq/node client)', () => {
     expect(failure).toMatchObject({ status: 500, errorCode: 'server_error' });
     expect(JSON.stringify(failure)).not.toContain(server.secretKey);
   });
+
+  it('signs webhooks the way the SDK checks them, with the signing key or else the secret key', async () => {
+    const connection = server.addConnection({ integration: 'github', endUserId: 'alice' });
+    const webhook = server.authWebhook(connection, { operation: 'creation' });
+    expect(JSON.parse(webhook.rawBody)).toMatchObject({
+      type: 'auth',
+      operation: 'creation',
+      success: true,
+      connectionId: connection.connectionId,
+      providerConfigKey: 'github',
+      endUser: { endUserId: 'alice' },
+    });
+    expect(api.verifyWebhook(webhook.rawBody, webhook.headers)).toBe(true);
+    expect(api.verifyWebhook(`${webhook.rawBody} `, webhook.headers)).toBe(false);
+
+    const signed = await FakeNangoServer.start({ webhookSigningKey: 'signing-key' });
+    try {
+      const withKey = new SdkNangoApi({
+        host: signed.url,
+        secretKey: signed.secretKey,
+        webhookSigningKey: 'signing-key',
+        timeoutMs: 2000,
+      });
+      const failed = signed.authWebhook(signed.addConnection({ integration: 'github' }), {
+        operation: 'refresh',
+        success: false,
+      });
+      expect(JSON.parse(failed.rawBody)).toMatchObject({
+        success: false,
+        error: { type: 'refresh_token_error' },
+      });
+      expect(withKey.verifyWebhook(failed.rawBody, failed.headers)).toBe(true);
+      expect(api.verifyWebhook(failed.rawBody, failed.headers)).toBe(false);
+    } finally {
+      await signed.close();
+    }
+  });
 });
