@@ -17,6 +17,18 @@ export async function checkConfig(load: () => Promise<LoadedConfig>): Promise<Co
   } catch (error) {
     if (error instanceof ConfigError) {
       const count = error.problems.length;
+      const folder = error.problems.find((problem) => problem.endsWith('(EISDIR)'));
+      if (folder !== undefined) {
+        // Docker creates a folder where a bind-mounted file is missing.
+        return {
+          config: null,
+          result: fail(
+            'config',
+            folder,
+            'the config path is a folder (Docker makes one when a mounted file is missing): remove it, create the file (touch nanoclaw.config.yaml), restart',
+          ),
+        };
+      }
       return {
         config: null,
         result: fail(

@@ -26,6 +26,17 @@ describe('checkConfig', () => {
     expect(outcome.result.fix).toContain('nanoclaw.config.yaml');
   });
 
+  it('explains a config path that is a folder, as Docker leaves it when the mounted file is missing', async () => {
+    const outcome = await checkConfig(async () => {
+      throw new ConfigError(['/app/nanoclaw.config.yaml: cannot read the config file (EISDIR)']);
+    });
+    expect(outcome.result).toMatchObject({
+      status: 'fail',
+      message: '/app/nanoclaw.config.yaml: cannot read the config file (EISDIR)',
+    });
+    expect(outcome.result.fix).toContain('touch nanoclaw.config.yaml');
+  });
+
   it('fails on any other loading error with its code, never a stack', async () => {
     const outcome = await checkConfig(async () => {
       throw Object.assign(new Error('EISDIR: illegal operation on a directory'), { code: 'EISDIR' });
