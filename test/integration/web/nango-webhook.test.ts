@@ -1,0 +1,175 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeNangoServer } from '../../support/fake-nango-server.js';
+import { signNangoWebhook, SIGNING_KEY, TestDaemon } from './daemon-harness.js';
+
+let nango: FakeNangoServer;
+let daemon: TestDaemon;
+
+beforeEach(async () => {
+  nango = await FakeNangoServer.start();
+  daemon = await TestDaemon.start({ nango });
+});
+
+afterEach(async () => {
+  const transcript = daemon.transcript;
+  await daemon.close();
+  await nango.close();
+  for (const secret of [...nango.secrets, SIGNING_KEY]) expect(transcript).not.toContain(secret);
+});
+
+function tokenFile(owner: string, provider = 'google-calendar'): string {
+  return path.join(daemon.dir, 'data', 'tokens', owner, `${provider}.json`);
+}
+
+async function readToken(owner: string): Promise<Record<string, unknown> | null> {
+  try {
+    return JSON.parse(await readFile(tokenFile(owner), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+function creationWebhook(connectionId: string, endUserId: string, pretty = false): string {
+  const body = {
+    from: 'nango',
+    type: 'auth',
+    operation: 'creation',
+    success: true,
+    connectionId,
+    providerConfigKey: 'google-calendar',
+    provider: 'google-calendar',
+    authMode: 'OAUTH2',
+    environment: 'dev',
+    endUser: { endUserId, endUserEmail: null, tags: {} },
+  };
+  return pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
+}
+
+async function registry(): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path.join(daemon.dir, 'data', 'nango-connections.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+describe('POST /api/webhooks/nango', () => {
+  it('records a new connection for its end user and syncs the token at once', async () => {
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'alice' });
+    // Pretty-printed on purpose: the signature covers the raw bytes, not a re-serialization.
+    const response = await daemon.webhook(creationWebhook(connection.connectionId, 'alice', true));
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ handled: true, results: [{ owner: 'alice', state: 'refreshed' }] });
+    expect(response.text).not.toContain(connection.accessToken);
+
+    const file = await readToken('alice');
+    expect(file?.provider).toBe('google-calendar');
+    expect(typeof file?.access_token).toBe('string');
+    expect(await registry()).toEqual({ alice: { 'google-calendar': connection.connectionId } });
+    expect(daemon.events.filter((event) => event.type === 'token_synced')).toHaveLength(1);
+  });
+
+  it.each([
+    ['signed with another key', (body: string) => ({ body, options: { key: 'another-signing-key-0000' } })],
+    [
+      'a body changed by one byte after signing',
+      (body: string) => ({
+        body: body.replace('"alice"', '"alicf"'),
+        options: { signature: signNangoWebhook(body, SIGNING_KEY) },
+      }),
+    ],
+    ['no signature header', (body: string) => ({ body, options: { key: null } })],
+    ['an empty signature', (body: string) => ({ body, options: { signature: '' } })],
+    ['a signature of the wrong length', (body: string) => ({ body, options: { signature: 'abc123' } })],
+  ])('refuses a webhook with %s and changes nothing', async (_name, make) => {
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'alice' });
+    const { body, options } = make(creationWebhook(connection.connectionId, 'alice'));
+    nango.resetStats();
+
+    const response = await daemon.webhook(body, options);
+    expect(response.status).toBe(401);
+    expect(response.body.error.code).toBe('INVALID_SIGNATURE');
+    expect(await readToken('alice')).toBeNull();
+    expect(await readToken('alicf')).toBeNull();
+    expect(await registry()).toBeNull();
+    expect(nango.requests).toHaveLength(0);
+    expect(daemon.events).toEqual([]);
+  });
+
+  it('removes the token and announces needs-auth when Nango could not refresh it', async () => {
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'alice' });
+    await daemon.webhook(creationWebhook(connection.connectionId, 'alice'));
+    expect(await readToken('alice')).not.toBeNull();
+
+    const failure = JSON.stringify({
+      from: 'nango',
+      type: 'auth',
+      operation: 'refresh',
+      success: false,
+      connectionId: connection.connectionId,
+      providerConfigKey: 'google-calendar',
+      provider: 'google-calendar',
+      authMode: 'OAUTH2',
+      environment: 'dev',
+      error: { type: 'refresh_token_external_error', description: 'invalid_grant' },
+    });
+    const response = await daemon.webhook(failure);
+    expect(response.status).toBe(200);
+    // No end user in the body: the owner comes from the recorded connection.
+    expect(response.body).toEqual({
+      handled: true,
+      needsAuth: [{ owner: 'alice', provider: 'google-calendar' }],
+    });
+    expect(await readToken('alice')).toBeNull();
+    expect(daemon.events.at(-1)).toMatchObject({
+      type: 'token_needs_auth',
+      owner: 'alice',
+      provider: 'google-calendar',
+    });
+  });
+
+  it('acknowledges other webhooks and unknown integrations without acting', async () => {
+    const sync = await daemon.webhook(
+      JSON.stringify({ type: 'sync', connectionId: 'x', providerConfigKey: 'y' }),
+    );
+    expect(sync.status).toBe(200);
+    expect(sync.body.handled).toBe(false);
+
+    const refreshOk = await daemon.webhook(
+      JSON.stringify({
+        type: 'auth',
+        operation: 'refresh',
+        success: true,
+        connectionId: 'c',
+        providerConfigKey: 'google-calendar',
+      }),
+    );
+    expect(refreshOk.body.handled).toBe(false);
+
+    const other = await daemon.webhook(
+      JSON.stringify({
+        type: 'auth',
+        operation: 'creation',
+        success: true,
+        connectionId: 'c',
+        providerConfigKey: 'github',
+      }),
+    );
+    expect(other.body).toEqual({
+      handled: false,
+      reason: 'no configured provider uses integration "github"',
+    });
+    expect(nango.requests).toHaveLength(0);
+  });
+
+  it('refuses a signed auth webhook whose end user is not an owner id', async () => {
+    const response = await daemon.webhook(creationWebhook('c-1', '../../etc'));
+    expect(response.status).toBe(400);
+    expect(response.body.error).toEqual({
+      code: 'INVALID_REQUEST',
+      message: 'body.endUser.endUserId: expected an owner id',
+    });
+  });
+});
