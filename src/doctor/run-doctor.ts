@@ -9,6 +9,7 @@ import { checkConfig } from './checks/config-check.js';
 import { checkDataFolder, type ProcessIdentity } from './checks/data-folder-check.js';
 import { checkDockerEngine, type DockerEngine } from './checks/docker-engine-check.js';
 import { checkImages, imagesNotChecked, type SkillImageUse } from './checks/images-check.js';
+import { checkNangoBrowserUrls } from './checks/nango-browser-urls-check.js';
 import { checkNango } from './checks/nango-check.js';
 import { checkSecretFiles, type SecretFile } from './checks/secret-files-check.js';
 import { checkSkillManifests, type LoadedSkills } from './checks/skill-manifests-check.js';
@@ -192,6 +193,7 @@ export async function runDoctor(deps: DoctorDependencies, signal: AbortSignal): 
       ...engineAndSkills,
       ...fileResults,
       ...tokenSource,
+      ...[checkNangoBrowserUrls(config.nango)].filter((result) => result !== null),
       checkWebhookSigningKey(config.nango),
     ],
   };
