@@ -14,6 +14,8 @@ export interface SkillImagesOptions {
   skillsDir: string;
   logger: Logger;
   dockerfile?: string;
+  /** Told before a build starts: it takes a while, and people like to know why. */
+  onBuild?: (image: string, baseImage: string) => void;
 }
 
 /**
@@ -63,6 +65,7 @@ export class SkillImages {
     const { containers, sandbox, skillsDir, logger } = this.#options;
     const started = Date.now();
     logger.info({ image: tag, baseImage: sandbox.baseImage }, 'building the skill image');
+    this.#options.onBuild?.(tag, sandbox.baseImage);
     const context = await createSkillBuildContext({
       dockerfile: this.#options.dockerfile ?? DEFAULT_DOCKERFILE,
       skillsDir,

@@ -67,6 +67,8 @@ export interface SkillRunnerOptions {
   /** How long to wait for a token source to make a connect URL before announcing without one. */
   connectUrlTimeoutMs?: number;
   process?: ContainerOwnerProcess;
+  /** Told before the default image is built from Dockerfile.skill. */
+  onImageBuild?: (image: string, baseImage: string) => void;
 }
 
 interface ActiveRun {
@@ -116,6 +118,7 @@ export class SkillRunner {
         sandbox: options.config.sandbox,
         skillsDir: options.config.skillsDir,
         logger: options.logger,
+        ...(options.onImageBuild ? { onBuild: options.onImageBuild } : {}),
       });
     this.#process = options.process ?? { host: hostname(), pid: process.pid };
   }

@@ -55,6 +55,10 @@ export async function runCommand(
     sources: runtime.sources.registry,
     events,
     logger,
+    onImageBuild: (image, baseImage) =>
+      io.stderr.write(
+        `nanoclaw: building the skill image ${image} from Dockerfile.skill (BASE_IMAGE=${baseImage}); this happens once\n`,
+      ),
     ...(dependencies.stopGraceSeconds !== undefined
       ? { stopGraceSeconds: dependencies.stopGraceSeconds }
       : {}),

@@ -142,6 +142,15 @@ describe('runCommand', () => {
     expect(containers.remaining).toEqual([]);
   });
 
+  it('says so on stderr when it builds the skill image first', async () => {
+    containers.images.clear();
+    await run('calendar');
+    expect(stderr.text).toMatch(
+      /^nanoclaw: building the skill image nanoclaw-skill:latest from Dockerfile.skill/,
+    );
+    expect(containers.builds).toHaveLength(1);
+  });
+
   it('refuses an unknown skill or a bad owner before touching Docker', async () => {
     await expect(run('nope')).rejects.toMatchObject({ code: 'UNKNOWN_SKILL' });
     await expect(run('calendar', { owner: '../x' })).rejects.toMatchObject({ code: 'INVALID_NAME' });
