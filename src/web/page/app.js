@@ -218,25 +218,28 @@ function renderRow(owner, token) {
     element(
       'td',
       { class: 'actions' },
-      canConnect
-        ? element(
-            'button',
-            {
-              type: 'button',
-              class: 'small',
-              onclick: () => promptConnect({ owner, provider: token.provider, scopes: [], skill: null }),
-            },
-            connected ? 'Reconnect' : 'Connect',
-          )
-        : null,
-      ' ',
-      connected && canConnect
-        ? element(
-            'button',
-            { type: 'button', class: 'small danger', onclick: () => disconnect(owner, token.provider) },
-            'Disconnect',
-          )
-        : null,
+      element(
+        'div',
+        { class: 'row-actions' },
+        canConnect
+          ? element(
+              'button',
+              {
+                type: 'button',
+                class: 'small',
+                onclick: () => promptConnect({ owner, provider: token.provider, scopes: [], skill: null }),
+              },
+              connected ? 'Reconnect' : 'Connect',
+            )
+          : null,
+        connected && canConnect
+          ? element(
+              'button',
+              { type: 'button', class: 'small danger', onclick: () => disconnect(owner, token.provider) },
+              'Disconnect',
+            )
+          : null,
+      ),
     ),
   );
 }
@@ -295,7 +298,9 @@ function showNextPrompt() {
   $('auth-connect').focus();
 }
 
-function finishPrompt() {
+/** Ends the prompt on show (only that one: a later prompt may have taken its place meanwhile). */
+function finishPrompt(prompt = state.current) {
+  if (!prompt || state.current !== prompt) return;
   const dialog = $('auth-dialog');
   state.current = null;
   if (dialog.open) dialog.close();
@@ -359,7 +364,7 @@ async function openNangoConnect(prompt, sessionToken) {
       } else if (event.type === 'close' && !finished) {
         finished = true;
         toast(`Connecting ${prompt.provider} was cancelled`);
-        finishPrompt();
+        finishPrompt(prompt);
       } else if (event.type === 'error') {
         toast(`Nango Connect: ${(event.payload && event.payload.errorMessage) || 'error'}`, 'error');
       }
@@ -378,7 +383,7 @@ async function completeAuthorization(prompt, connectionId) {
   } catch (error) {
     toast(`Cannot finish connecting ${prompt.provider}: ${error.message}`, 'error');
   }
-  finishPrompt();
+  finishPrompt(prompt);
   reloadStatusSoon();
 }
 
@@ -480,7 +485,9 @@ function setLive(kind, text) {
 function describeEvent(event) {
   switch (event.type) {
     case 'auth_required':
-      return `${event.skill ?? 'A skill'} needs ${event.provider} for ${event.owner}`;
+      return event.skill
+        ? `Skill “${event.skill}” asked to authorize ${event.provider} for ${event.owner}`
+        : `${event.provider} needs authorizing for ${event.owner}`;
     case 'token_synced':
       return `${event.provider} token synced for ${event.owner}`;
     case 'token_needs_auth':
@@ -523,7 +530,8 @@ function onEvent(event) {
       });
       break;
     case 'token_synced':
-      if (sameTarget(state.current, event)) {
+      // The popup flow (built-in OAuth) ends here; the Connect UI flow ends when its call returns.
+      if (sameTarget(state.current, event) && state.current.waiting) {
         toast(`${event.provider} connected for ${event.owner}`);
         finishPrompt();
       }

@@ -1,0 +1,153 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeNangoConnectUi } from '../support/fake-nango-connect-ui.js';
+import { FakeNangoServer } from '../support/fake-nango-server.js';
+import { TestDaemon, waitFor } from '../integration/web/daemon-harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
+const haveChromium = existsSync(CHROMIUM);
+
+if (!haveChromium) {
+  if (process.env.CI) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  // Loud, so a local run does not pass quietly without the browser.
+  console.warn(
+    `\n*** SKIPPING the browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n`,
+  );
+}
+
+let nango: FakeNangoServer;
+let connectUi: FakeNangoConnectUi;
+let daemon: TestDaemon;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!haveChromium) return;
+  nango = await FakeNangoServer.start();
+  connectUi = await FakeNangoConnectUi.start(nango);
+  daemon = await TestDaemon.start({
+    nango,
+    env: { NANGO_CONNECT_URL: connectUi.url },
+    config: {
+      nango: { connectApiUrl: nango.url },
+      providers: [
+        { name: 'google-calendar', scopes: ['calendar.readonly'] },
+        { name: 'github', scopes: ['repo'] },
+      ],
+    },
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  page.on('console', (message) => {
+    // Failed requests are listed with their URL below.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      consoleErrors.push(message.text());
+    }
+  });
+  page.on('pageerror', (error) => consoleErrors.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
+  });
+  await mkdir(RESULTS_DIR, { recursive: true });
+});
+
+afterAll(async () => {
+  if (!haveChromium) return;
+  await browser?.close();
+  await daemon?.close();
+  await connectUi?.close();
+  await nango?.close();
+});
+
+const tokenFile = (owner: string, provider: string) =>
+  path.join(daemon.dir, 'data', 'tokens', owner, `${provider}.json`);
+
+describe.skipIf(!haveChromium)('the page in Chromium', () => {
+  it('opens the dialog on auth_required, connects through the Connect UI, and shows the row connected', async () => {
+    await page.goto(daemon.daemon.createLoginLink());
+    expect(new URL(page.url()).search).toBe('');
+    await page.locator('#live[data-state="live"]').waitFor();
+    const row = page.locator('tr[data-owner="main"][data-provider="google-calendar"]');
+    await expect.poll(() => row.getAttribute('data-state')).toBe('missing');
+
+    daemon.runtime.events.emit({
+      type: 'auth_required',
+      owner: 'main',
+      provider: 'google-calendar',
+      scopes: ['calendar.readonly'],
+      skill: 'google-calendar',
+      runId: null,
+      connectUrl: null,
+    });
+    const dialog = page.getByRole('dialog', { name: 'Connect google-calendar' });
+    await dialog.waitFor();
+    expect(await dialog.getAttribute('aria-describedby')).toBe('auth-text');
+    await expect
+      .poll(() => page.locator('#auth-text').textContent())
+      .toContain('The skill “google-calendar” needs access to google-calendar for owner “main”');
+    // Focus lands on the action, so Enter connects.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('auth-connect');
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'auth-dialog-open.png') });
+
+    await page.locator('#auth-connect').click();
+    const frame = page.frameLocator('#connect-ui');
+    await frame.locator('#allow:not([disabled])').waitFor();
+    expect(await frame.locator('#what').textContent()).toBe('Connect google-calendar for main?');
+    expect(connectUi.pageLoads.at(-1)?.get('apiURL')).toBe(nango.url);
+    expect(nango.connectSessions.at(-1)).toMatchObject({
+      endUserId: 'main',
+      allowedIntegrations: ['google-calendar'],
+    });
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'auth-connect-ui.png') });
+    await frame.locator('#allow').click();
+
+    const file = await waitFor(
+      () => readFile(tokenFile('main', 'google-calendar'), 'utf8').catch(() => undefined),
+      15_000,
+      'the token file',
+    );
+    const connection = nango.connections.find((each) => each.endUserId === 'main')!;
+    expect(JSON.parse(file).access_token).toBe(connection.accessToken);
+
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('connected');
+    expect(await row.locator('.badge').textContent()).toBe('Connected');
+    expect(await page.locator('#connect-ui').count()).toBe(0);
+    expect(await page.locator('#auth-dialog').evaluate((node) => (node as HTMLDialogElement).open)).toBe(
+      false,
+    );
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'auth-connected.png'), fullPage: true });
+
+    const html = await page.content();
+    for (const secret of nango.secrets) expect(html).not.toContain(secret);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('shows live activity and lets the row be disconnected', async () => {
+    page.once('dialog', (confirm) => void confirm.accept());
+    const row = page.locator('tr[data-owner="main"][data-provider="google-calendar"]');
+    await row.getByRole('button', { name: 'Disconnect' }).click();
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('missing');
+    await expect
+      .poll(() => page.locator('#activity li').first().textContent())
+      .toContain('google-calendar needs authorization for main (disconnected)');
+    expect(existsSync(tokenFile('main', 'google-calendar'))).toBe(false);
+  });
+});
