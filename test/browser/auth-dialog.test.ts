@@ -15,8 +15,8 @@ const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   if (process.env.CI) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
   // Loud, so a local run does not pass quietly without the browser.
-  console.warn(
-    `\n*** SKIPPING the browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n`,
+  process.stderr.write(
+    `\n*** SKIPPING the browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`,
   );
 }
 
@@ -104,7 +104,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
       .poll(() => page.locator('#auth-text').textContent())
       .toContain('The skill “google-calendar” needs access to google-calendar for owner “main”');
     // Focus lands on the action, so Enter connects.
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('auth-connect');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('auth-connect');
     await page.screenshot({ path: path.join(RESULTS_DIR, 'auth-dialog-open.png') });
 
     await page.locator('#auth-connect').click();
@@ -130,9 +130,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('connected');
     expect(await row.locator('.badge').textContent()).toBe('Connected');
     expect(await page.locator('#connect-ui').count()).toBe(0);
-    expect(await page.locator('#auth-dialog').evaluate((node) => (node as HTMLDialogElement).open)).toBe(
-      false,
-    );
+    expect(await page.locator('#auth-dialog').getAttribute('open')).toBeNull();
     await page.screenshot({ path: path.join(RESULTS_DIR, 'auth-connected.png'), fullPage: true });
 
     const html = await page.content();
