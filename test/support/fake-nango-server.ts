@@ -162,6 +162,7 @@ export class FakeNangoServer implements AsyncDisposable {
   #maxInFlight = 0;
   #startedAt = performance.now();
   #server: Server | null = null;
+  readonly #closing = new AbortController();
   #url = '';
 
   private constructor(options: FakeNangoServerOptions) {
@@ -328,6 +329,7 @@ export class FakeNangoServer implements AsyncDisposable {
     const server = this.#server;
     if (!server) return;
     this.#server = null;
+    this.#closing.abort();
     server.closeAllConnections();
     await new Promise<void>((resolve, reject) =>
       server.close((error) => (error ? reject(error) : resolve())),
@@ -379,9 +381,9 @@ export class FakeNangoServer implements AsyncDisposable {
     const recorded = this.#record(request.method ?? 'GET', url, body);
     const closed = () => response.destroyed || response.writableEnded;
 
-    if (this.latencyMs > 0) await delay(this.latencyMs);
+    if (this.latencyMs > 0) await delay(this.latencyMs, this.#closing.signal);
     const scripted = this.#scriptedReply(recorded);
-    if (scripted?.delayMs) await delay(scripted.delayMs);
+    if (scripted?.delayMs) await delay(scripted.delayMs, this.#closing.signal);
     if (closed()) return done();
 
     if (request.headers.authorization !== `Bearer ${this.secretKey}`) {
@@ -540,8 +542,18 @@ export class FakeNangoServer implements AsyncDisposable {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits, or stops waiting when the server closes, so no timer outlives it. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 async function readBody(request: IncomingMessage): Promise<unknown> {
