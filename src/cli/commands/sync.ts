@@ -31,7 +31,7 @@ export interface SyncCommandJson {
 /** `nanoclaw sync`: pulls fresh tokens for the chosen providers and owners into the token folder. */
 export async function syncCommand(runtime: Runtime, options: SyncCommandOptions): Promise<CommandResult> {
   const names = options.providers?.length
-    ? options.providers
+    ? [...new Set(options.providers)]
     : runtime.tokenSync.providers.map((provider) => provider.name);
   for (const name of names) {
     validateProviderName(name);

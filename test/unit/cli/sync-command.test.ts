@@ -144,8 +144,8 @@ describe('syncCommand', () => {
   });
 
   it('syncs only the providers named', async () => {
-    const output = await syncCommand(runtimeWith(file), { providers: ['slack'] });
-    expect((output.json as SyncCommandJson).results.map((row) => row.provider)).toEqual(['slack']);
+    const output = await syncCommand(runtimeWith(file), { providers: ['slack', 'github', 'slack'] });
+    expect((output.json as SyncCommandJson).results.map((row) => row.provider)).toEqual(['slack', 'github']);
   });
 
   it('refuses a provider that is not configured and a name that is not a name', async () => {
