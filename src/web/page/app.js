@@ -193,10 +193,14 @@ function renderStatus() {
 }
 
 function renderRow(owner, token) {
-  const [kind, label] = STATE_LABELS[token.state] ?? ['waiting', token.state];
   const connected = token.state !== 'missing';
   const info = providerInfo(token.provider);
   const canConnect = info ? info.connectable : true;
+  // A client-credentials token is fetched on first use; there is nothing for anyone to connect.
+  const [kind, label] =
+    !connected && !canConnect
+      ? ['waiting', 'Not synced yet']
+      : (STATE_LABELS[token.state] ?? ['waiting', token.state]);
   const refresh = token.refresh;
   const note = refresh && refresh.lastError ? `retrying: ${refresh.lastError.message}` : '';
   return element(

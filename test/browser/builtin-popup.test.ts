@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoProviderEntries } from '../../src/demo/demo-providers.js';
+import { builtinCallbackUrl } from '../../src/sources/builtin/builtin-urls.js';
+import { startTestOidcServer, type DemoOAuthServer } from '../support/oidc-server.js';
+import { TestDaemon, waitFor } from '../integration/web/daemon-harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI)
+  throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+let oauth: DemoOAuthServer;
+let daemon: TestDaemon;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!haveChromium) return;
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  oauth = await startTestOidcServer({ redirectUris: [builtinCallbackUrl(publicUrl, 'demo')] });
+  daemon = await TestDaemon.start({
+    config: { providers: demoProviderEntries(oauth) },
+    env: { NANOCLAW_PUBLIC_URL: publicUrl },
+    daemon: { port },
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  await mkdir(RESULTS_DIR, { recursive: true });
+});
+
+afterAll(async () => {
+  if (!haveChromium) return;
+  await browser?.close();
+  await daemon?.close();
+  await oauth?.close();
+});
+
+describe.skipIf(!haveChromium)('the built-in OAuth flow from the page', () => {
+  it('opens the provider in a popup, and the dialog closes when the token is synced', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    await page.goto(daemon.daemon.createLoginLink());
+    await page.locator('#live[data-state="live"]').waitFor();
+    daemon.runtime.events.emit({
+      type: 'auth_required',
+      owner: 'main',
+      provider: 'demo',
+      scopes: ['openid'],
+      skill: 'demo-skill',
+      runId: null,
+      connectUrl: null,
+    });
+    await page.getByRole('dialog', { name: 'Connect demo' }).waitFor();
+
+    const [popup] = await Promise.all([page.waitForEvent('popup'), page.locator('#auth-connect').click()]);
+    await expect
+      .poll(() => page.locator('#auth-status').textContent())
+      .toContain('Waiting for you to finish');
+    await popup.locator('button.allow').click();
+    await popup.getByText('demo is connected').waitFor();
+    await popup.waitForEvent('close', { timeout: 10_000 });
+
+    const file = await waitFor(
+      () =>
+        readFile(path.join(daemon.dir, 'data', 'tokens', 'main', 'demo.json'), 'utf8').catch(() => undefined),
+      10_000,
+      'the token file',
+    );
+    expect(JSON.parse(file).provider).toBe('demo');
+    const row = page.locator('tr[data-owner="main"][data-provider="demo"]');
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('connected');
+    expect(await page.locator('#auth-dialog').getAttribute('open')).toBeNull();
+    // The service provider has nothing to authorize: no Connect button for it.
+    expect(await page.locator('tr[data-provider="demo-service"] button').count()).toBe(0);
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'builtin-connected.png'), fullPage: true });
+  });
+});

@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { demoProviderEntries } from '../../../src/demo/demo-providers.js';
+import { builtinCallbackUrl } from '../../../src/sources/builtin/builtin-urls.js';
+import { authorizeHeadless, startTestOidcServer, type DemoOAuthServer } from '../../support/oidc-server.js';
+import { TestDaemon } from './daemon-harness.js';
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+let oauth: DemoOAuthServer;
+let daemon: TestDaemon;
+let callbackUrl: string;
+
+beforeEach(async () => {
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  callbackUrl = builtinCallbackUrl(publicUrl, 'demo');
+  oauth = await startTestOidcServer({ redirectUris: [callbackUrl] });
+  daemon = await TestDaemon.start({
+    config: { providers: demoProviderEntries(oauth) },
+    env: { NANOCLAW_PUBLIC_URL: publicUrl },
+    daemon: { port },
+  });
+});
+
+afterEach(async () => {
+  const transcript = daemon.transcript;
+  await daemon.close();
+  await oauth.close();
+  expect(transcript).not.toContain(oauth.webClient.clientSecret);
+});
+
+const tokenFile = (owner: string) => path.join(daemon.dir, 'data', 'tokens', owner, 'demo.json');
+
+/** GET /auth/oauth/demo/start as the page's popup does; returns the provider URL and the binding cookie. */
+async function start(owner: string): Promise<{ location: string; cookie: string }> {
+  const response = await daemon.api('GET', `/auth/oauth/demo/start?owner=${owner}`);
+  expect(response.status).toBe(302);
+  const setCookie = response.headers
+    .getSetCookie()
+    .find((line) => line.startsWith('nanoclaw_oauth_binding='))!;
+  expect(setCookie).toMatch(/; Path=\/auth\/oauth; HttpOnly; SameSite=Lax$/);
+  return { location: response.headers.get('location')!, cookie: setCookie.split(';')[0]! };
+}
+
+describe('built-in OAuth routes', () => {
+  it('starts at the provider, and the callback stores the token and says so', async () => {
+    const { location, cookie } = await start('alice');
+    expect(location.startsWith(oauth.issuer)).toBe(true);
+    const callback = await authorizeHeadless(location, { answer: 'allow', callbackUrl });
+
+    const response = await fetch(callback, { headers: { cookie } });
+    expect(response.status).toBe(200);
+    const html = await response.text();
+    expect(html).toContain('demo is connected');
+    expect(html).toContain('/assets/oauth-done.js');
+    expect(response.headers.getSetCookie()[0]).toMatch(/^nanoclaw_oauth_binding=; Max-Age=0/);
+    const file = JSON.parse(await readFile(tokenFile('alice'), 'utf8'));
+    expect(file.provider).toBe('demo');
+    expect(html).not.toContain(file.access_token);
+    expect(daemon.events.some((event) => event.type === 'token_synced' && event.owner === 'alice')).toBe(
+      true,
+    );
+  });
+
+  it('needs the page session or the API token to start', async () => {
+    const response = await daemon.api('GET', '/auth/oauth/demo/start?owner=alice', { auth: false });
+    expect(response.status).toBe(401);
+  });
+
+  it('refuses a callback from another browser, and a denied consent, without storing anything', async () => {
+    const { location } = await start('alice');
+    const callback = await authorizeHeadless(location, { answer: 'allow', callbackUrl });
+    const stranger = await fetch(callback, {
+      headers: { cookie: 'nanoclaw_oauth_binding=someone-elses-binding-value' },
+    });
+    expect(stranger.status).toBe(400);
+    expect(await stranger.text()).toContain('Could not connect demo');
+
+    const second = await start('bob');
+    const denied = await authorizeHeadless(second.location, { answer: 'deny', callbackUrl });
+    const response = await fetch(denied, { headers: { cookie: second.cookie } });
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('access to demo was denied');
+    await expect(readFile(tokenFile('alice'))).rejects.toThrow();
+    await expect(readFile(tokenFile('bob'))).rejects.toThrow();
+  });
+
+  it('answers the page with the start URL for a built-in provider', async () => {
+    const response = await daemon.api('POST', '/api/connect-sessions', {
+      body: { owner: 'alice', provider: 'demo' },
+    });
+    expect(response.body).toEqual({
+      flow: 'builtin',
+      authorizationUrl: '/auth/oauth/demo/start?owner=alice',
+    });
+    const service = await daemon.api('POST', '/api/connect-sessions', {
+      body: { owner: 'alice', provider: 'demo-service' },
+    });
+    expect(service.status).toBe(409);
+    expect(service.body.error.code).toBe('NOTHING_TO_AUTHORIZE');
+  });
+});
