@@ -175,7 +175,7 @@ function resolveNango(
     secretKey,
     webhookSigningKey: envValue(env, 'NANGO_WEBHOOK_SIGNING_KEY') ?? file.nango?.webhookSigningKey ?? null,
     connectBaseUrl,
-    connectApiUrl: file.nango?.connectApiUrl ?? null,
+    connectApiUrl: envUrl(env, 'NANGO_CONNECT_API_URL', errors) ?? file.nango?.connectApiUrl ?? null,
     timeoutMs: (file.nango?.timeout ?? 10) * 1000,
   };
 }
