@@ -1,9 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SkillCatalog } from '../../src/sandbox/skill-catalog.js';
+import type { RunRequest, RunResult } from '../../src/sandbox/skill-runner.js';
+import type { SkillRunnerPort } from '../../src/web/skills/skill-runs.js';
 import { FakeNangoConnectUi } from '../support/fake-nango-connect-ui.js';
 import { FakeNangoServer } from '../support/fake-nango-server.js';
 import { TestDaemon, waitFor } from '../integration/web/daemon-harness.js';
@@ -25,12 +29,37 @@ let connectUi: FakeNangoConnectUi;
 let daemon: TestDaemon;
 let browser: Browser;
 let page: Page;
+let skillsDir: string;
 const consoleErrors: string[] = [];
+
+/** Plays a run on the event bus as the real runner would, a line at a time, without Docker. */
+const scriptedRunner: SkillRunnerPort = {
+  async run(request: RunRequest): Promise<RunResult> {
+    const base = { owner: request.owner, skill: request.skill, runId: request.runId! };
+    const events = daemon.runtime.events;
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
+    events.emit({ type: 'skill_started', ...base });
+    for (const line of ['fetching events…', `args: ${(request.args ?? []).join(',')}`]) {
+      await pause();
+      events.emit({ type: 'skill_output', ...base, stream: 'stdout', line });
+    }
+    await pause();
+    events.emit({ type: 'skill_exited', ...base, exitCode: 0, reason: 'exited' });
+    return { ...base, exitCode: 0, reason: 'exited', authRequired: [] };
+  },
+  stopAll: async () => {},
+};
 
 beforeAll(async () => {
   if (!haveChromium) return;
   nango = await FakeNangoServer.start();
   connectUi = await FakeNangoConnectUi.start(nango);
+  skillsDir = await mkdtemp(path.join(tmpdir(), 'nanoclaw-browser-skills-'));
+  await mkdir(path.join(skillsDir, 'calendar-digest'));
+  await writeFile(
+    path.join(skillsDir, 'calendar-digest', 'skill.yaml'),
+    "name: calendar-digest\ncommand: ['python3', 'main.py']\nproviders:\n  - name: google-calendar\n",
+  );
   daemon = await TestDaemon.start({
     nango,
     env: { NANGO_CONNECT_URL: connectUi.url },
@@ -41,6 +70,7 @@ beforeAll(async () => {
         { name: 'github', scopes: ['repo'] },
       ],
     },
+    daemon: { skills: { catalog: await SkillCatalog.load(skillsDir), runner: scriptedRunner } },
   });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -75,6 +105,7 @@ afterAll(async () => {
   await daemon?.close();
   await connectUi?.close();
   await nango?.close();
+  if (skillsDir) await rm(skillsDir, { recursive: true, force: true });
 });
 
 const tokenFile = (owner: string, provider: string) =>
@@ -136,6 +167,19 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const html = await page.content();
     for (const secret of nango.secrets) expect(html).not.toContain(secret);
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('runs a skill from the page and shows its output as it comes', async () => {
+    await page.locator('#run-skill option[value="calendar-digest"]').waitFor({ state: 'attached' });
+    await page.locator('#run-args').fill('--days 3');
+    await page.getByRole('button', { name: 'Run' }).click();
+    const run = page.locator('.run').first();
+    await expect
+      .poll(() => run.locator('pre').textContent(), { timeout: 10_000 })
+      .toContain('fetching events…');
+    await expect.poll(() => run.locator('.badge').textContent(), { timeout: 10_000 }).toBe('finished');
+    expect(await run.locator('pre').textContent()).toBe('fetching events…\nargs: --days,3\n');
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'skill-run.png'), fullPage: true });
   });
 
   it('shows live activity and lets the row be disconnected', async () => {
