@@ -30,16 +30,21 @@ export class EventStreamHub {
     return this.#streams.size;
   }
 
-  /** Starts a stream: what it missed since `lastEventId`, then everything new until it closes. */
+  /**
+   * Starts a stream: what it missed since `lastEventId` (a reconnect), then everything new until it
+   * closes. A first connection gets no history: old prompts must not pop up on a page just opened.
+   */
   attach(stream: EventStream, lastEventId: string | null): void {
     if (this.#closed) {
       stream.close();
       return;
     }
     stream.write(`retry: ${RETRY_MS}\n: connected\n\n`);
-    const replay = this.#log.since(lastEventId);
-    if (replay.gap) stream.write(`event: gap\ndata: {}\n\n`);
-    for (const entry of replay.events) stream.write(formatSseEvent(entry));
+    if (lastEventId !== null) {
+      const replay = this.#log.since(lastEventId);
+      if (replay.gap) stream.write(`event: gap\ndata: {}\n\n`);
+      for (const entry of replay.events) stream.write(formatSseEvent(entry));
+    }
     const unsubscribe = this.#log.subscribe((entry) => {
       if (!stream.write(formatSseEvent(entry))) stream.close();
     });

@@ -283,7 +283,7 @@ function showNextPrompt() {
   const dialog = $('auth-dialog');
   if (state.current || state.prompts.length === 0) return;
   const prompt = state.prompts.shift();
-  state.current = { ...prompt, waiting: false };
+  state.current = { ...prompt, waiting: false, connecting: false };
   const info = providerInfo(prompt.provider);
   $('auth-title').textContent = `Connect ${prompt.provider}`;
   $('auth-text').textContent = prompt.skill
@@ -334,6 +334,7 @@ async function connectCurrent() {
     );
     return;
   }
+  prompt.connecting = true;
   $('auth-connect').disabled = true;
   $('auth-status').textContent = 'Opening Nango Connect…';
   try {
@@ -345,6 +346,7 @@ async function connectCurrent() {
     $('auth-dialog').close();
     await openNangoConnect(prompt, session.token);
   } catch (error) {
+    prompt.connecting = false;
     if (!$('auth-dialog').open) $('auth-dialog').showModal();
     $('auth-connect').disabled = false;
     $('auth-status').textContent = `Cannot start connecting: ${error.message}`;
@@ -534,9 +536,10 @@ function onEvent(event) {
       });
       break;
     case 'token_synced':
-      // The popup flow (built-in OAuth) ends here; the Connect UI flow ends when its call returns.
-      if (sameTarget(state.current, event) && state.current.waiting) {
-        toast(`${event.provider} connected for ${event.owner}`);
+      // The popup flow (built-in OAuth) ends here; the Connect UI flow ends when its call returns;
+      // an offer nobody took up yet is moot once the token is there.
+      if (sameTarget(state.current, event) && !state.current.connecting) {
+        if (state.current.waiting) toast(`${event.provider} connected for ${event.owner}`);
         finishPrompt();
       }
       state.prompts = state.prompts.filter((prompt) => !sameTarget(prompt, event));

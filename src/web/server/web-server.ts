@@ -9,6 +9,9 @@ import type { RequestGuard } from '../auth/request-guard.js';
 import { HttpError, statusForError } from './http-error.js';
 import type { AnyRoute, Authentication, EventStream, HttpMethod, RouteResponse } from './route.js';
 
+/** Bytes an event stream may have queued for a slow client before it is closed. */
+const MAX_STREAM_BUFFER = 1024 * 1024;
+
 /** Default request body limit; routes may set their own. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -216,6 +219,11 @@ export class WebServer {
     const stream: EventStream = {
       write: (text) => {
         if (closed || raw.destroyed) return false;
+        // A client that stopped reading is cut off (it reconnects and replays) rather than buffered forever.
+        if (raw.writableLength > MAX_STREAM_BUFFER) {
+          stream.close();
+          return false;
+        }
         raw.write(text);
         return true;
       },

@@ -108,6 +108,18 @@ describe('GET /api/events', () => {
     await second.close();
   });
 
+  it('gives a first connection no history, so old prompts do not pop up on a page just opened', async () => {
+    daemon = await TestDaemon.start();
+    emitSynced('old');
+    const client = await EventStreamClient.open(daemon);
+    await waitFor(() => daemon.daemon.web.context.eventLog.subscriberCount === 1);
+    emitSynced('new');
+    await waitFor(() => client.events.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(client.events.map((message) => JSON.parse(message.data!).owner)).toEqual(['new']);
+    await client.close();
+  });
+
   it('replays everything held, marked as a gap, for an id from another daemon run', async () => {
     daemon = await TestDaemon.start();
     emitSynced('a');

@@ -28,16 +28,31 @@ afterEach(() => {
 });
 
 describe('EventStreamHub', () => {
-  it('replays, then streams live, then lets go when the stream closes', () => {
+  it('starts a first connection with no history, and replays for a reconnect', () => {
     const bus = new EventBus();
     const log = new EventLog(bus);
     const hub = new EventStreamHub(log);
     bus.emit({ type: 'token_synced', owner: 'a', provider: 'github', expiresAt: null });
+    const seen = log.lastId!;
+    bus.emit({ type: 'token_synced', owner: 'b', provider: 'github', expiresAt: null });
+    const fresh = new MemoryStream();
+    hub.attach(fresh, null);
+    expect(fresh.text).toBe('retry: 2000\n: connected\n\n');
+    const again = new MemoryStream();
+    hub.attach(again, seen);
+    expect(again.text).toMatch(
+      /^retry: 2000\n: connected\n\nid: [0-9a-f]{8}-2\nevent: token_synced\ndata: \{/,
+    );
+    expect(again.text).not.toContain('"owner":"a"');
+    hub.close();
+  });
+
+  it('streams live events, then lets go when the stream closes', () => {
+    const bus = new EventBus();
+    const log = new EventLog(bus);
+    const hub = new EventStreamHub(log);
     const stream = new MemoryStream();
     hub.attach(stream, null);
-    expect(stream.text).toMatch(
-      /^retry: 2000\n: connected\n\nid: [0-9a-f]{8}-1\nevent: token_synced\ndata: \{/,
-    );
     bus.emit({ type: 'token_needs_auth', owner: 'b', provider: 'github', reason: 'line\nbreak' });
     expect(stream.text).toContain('event: token_needs_auth\ndata: {"type":"token_needs_auth","owner":"b"');
     // A newline in a field stays inside the JSON string: it cannot start an SSE field of its own.
