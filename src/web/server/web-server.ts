@@ -94,12 +94,25 @@ export class WebServer {
   }
 
   async listen(): Promise<ListeningAddress> {
-    await this.#app.listen({ host: this.options.host, port: this.options.port });
+    const { host, port } = this.options;
+    try {
+      await this.#app.listen({ host, port });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+        throw new NanoclawError(
+          'LISTEN_FAILED',
+          `cannot listen on ${host}:${port} (${code}): choose another --port or --host`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     const info = this.#app.server.address() as AddressInfo;
-    const host = info.address;
-    const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+    const bound = info.address;
+    const shown = bound === '0.0.0.0' ? '127.0.0.1' : bound === '::' ? '::1' : bound;
     this.#address = {
-      host,
+      host: bound,
       port: info.port,
       url: `http://${shown.includes(':') ? `[${shown}]` : shown}:${info.port}`,
     };
