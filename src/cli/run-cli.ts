@@ -1,9 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, NanoclawError, UsageError } from '../errors.js';
 import type { CommandResult } from './command-result.js';
+import { demoCommand } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
 import { runCommand } from './commands/run.js';
-import { serveCommand } from './commands/serve.js';
+import { parseHost, parsePort, serveCommand } from './commands/serve.js';
+import type { ConfigOverrides } from '../config/resolve-config.js';
 import { skillsCommand } from './commands/skills.js';
 import { statusCommand } from './commands/status.js';
 import { syncCommand } from './commands/sync.js';
@@ -37,7 +39,7 @@ export async function runCli(
   io: CliIo,
   runtimeOptions: RuntimeOptions = {},
 ): Promise<number> {
-  let pending: { action: CommandAction; json: boolean } | null = null;
+  let pending: { action: CommandAction; json: boolean; overrides?: () => ConfigOverrides } | null = null;
   let standalone: { action: StandaloneAction; json: boolean } | null = null;
   const program = new Command()
     .name('nanoclaw')
@@ -52,9 +54,9 @@ export async function runCli(
     });
 
   const jsonOption = () => new Option('--json', 'print JSON for scripts (a stable shape, see the README)');
-  const schedule = (command: Command, action: CommandAction) => {
+  const schedule = (command: Command, action: CommandAction, overrides?: () => ConfigOverrides) => {
     const global = command.optsWithGlobals<GlobalOptions>();
-    pending = { action, json: global.json ?? false };
+    pending = { action, json: global.json ?? false, ...(overrides ? { overrides } : {}) };
   };
 
   program
@@ -127,7 +129,12 @@ export async function runCli(
     .addHelpText('after', '\nStops cleanly on Ctrl-C or SIGTERM (exit code 0).\n')
     .action((options: { host?: string; port?: string }, command: Command) => {
       const json = command.optsWithGlobals<GlobalOptions>().json ?? false;
-      schedule(command, (runtime, cliIo) => serveCommand(runtime, { ...options, json }, cliIo));
+      // --host/--port go into the configuration, so the public URL (OAuth redirects) follows them.
+      schedule(
+        command,
+        (runtime, cliIo) => serveCommand(runtime, { ...options, json }, cliIo),
+        () => ({ host: parseHost(options.host), port: parsePort(options.port) }),
+      );
     });
 
   program
@@ -145,6 +152,27 @@ export async function runCli(
         json: command.optsWithGlobals<GlobalOptions>().json ?? false,
         action: (cliIo, configPath) =>
           doctorCommand({ configPath, env: cliIo.env, cwd: cliIo.cwd, signal: cliIo.signal }),
+      };
+    });
+
+  program
+    .command('demo')
+    .description(
+      'the whole loop with no outside account: a local OAuth server, the page, and a skill that asks for a token',
+    )
+    .option('--port <port>', 'port for the page (default: any free one)')
+    .option('--owner <id>', 'owner to run the demo skill for', 'main')
+    .option('--exit-when-done', 'stop once the skill has run with its token (default: keep serving the page)')
+    .addOption(new Option('--json', 'print events as JSON lines'))
+    .addHelpText(
+      'after',
+      '\nNeeds a Docker engine. Its data lives in ./data/demo.\n\nExit codes:\n  0    the skill ran with its token\n  2    usage errors\n  130  interrupted (Ctrl-C)\n',
+    )
+    .action((options: { port?: string; owner?: string; exitWhenDone?: boolean }, command: Command) => {
+      standalone = {
+        json: command.optsWithGlobals<GlobalOptions>().json ?? false,
+        action: (cliIo) =>
+          demoCommand({ ...options, json: command.optsWithGlobals<GlobalOptions>().json ?? false }, cliIo),
       };
     });
 
@@ -170,7 +198,11 @@ export async function runCli(
     program.outputHelp({ error: true });
     return EXIT_USAGE;
   }
-  const { action, json } = pending as { action: CommandAction; json: boolean };
+  const { action, json, overrides } = pending as {
+    action: CommandAction;
+    json: boolean;
+    overrides?: () => ConfigOverrides;
+  };
   const globals = program.opts<GlobalOptions>();
 
   let runtime: Runtime | null = null;
@@ -180,6 +212,7 @@ export async function runCli(
       configPath: globals.config,
       env: io.env,
       cwd: io.cwd,
+      ...(overrides ? { overrides: overrides() } : {}),
     });
     for (const warning of runtime.warnings) io.stderr.write(`warning: ${warning}\n`);
     const result = await action(runtime, io);

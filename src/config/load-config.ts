@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { resolveConfig, type Environment } from './resolve-config.js';
+import { resolveConfig, type ConfigOverrides, type Environment } from './resolve-config.js';
 import type { NanoclawConfig } from './types.js';
 
 export const DEFAULT_CONFIG_FILE = 'nanoclaw.config.yaml';
@@ -12,6 +12,7 @@ export interface LoadConfigOptions {
   configPath?: string | undefined;
   env?: Environment;
   cwd?: string;
+  overrides?: ConfigOverrides;
 }
 
 export interface LoadedConfig {
@@ -52,7 +53,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     }
   }
 
-  const result = resolveConfig(fileValue, { env, cwd, configPath: text === null ? null : configPath });
+  const result = resolveConfig(fileValue, {
+    env,
+    cwd,
+    configPath: text === null ? null : configPath,
+    ...(options.overrides ? { overrides: options.overrides } : {}),
+  });
   if ('errors' in result) throw new ConfigError(result.errors);
   return result;
 }

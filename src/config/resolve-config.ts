@@ -12,6 +12,13 @@ export interface ResolveContext {
   cwd: string;
   /** The file the value came from; relative paths in it are taken from its folder. */
   configPath: string | null;
+  /** Command-line flags (`serve --host/--port`): they win over the environment and the file. */
+  overrides?: ConfigOverrides;
+}
+
+export interface ConfigOverrides {
+  host?: string | undefined;
+  port?: number | undefined;
 }
 
 export type ResolveResult = { config: NanoclawConfig; warnings: string[] } | { errors: string[] };
@@ -85,7 +92,8 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
     );
   }
 
-  const host = envValue(env, 'NANOCLAW_HOST') ?? file.server?.host ?? '127.0.0.1';
+  const overrides = context.overrides ?? {};
+  const host = overrides.host ?? envValue(env, 'NANOCLAW_HOST') ?? file.server?.host ?? '127.0.0.1';
   const portText = envValue(env, 'NANOCLAW_PORT');
   let port = file.server?.port ?? 3000;
   if (portText !== undefined) {
@@ -94,6 +102,7 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
       errors.push('NANOCLAW_PORT: expected a port number');
     } else port = parsedPort;
   }
+  if (overrides.port !== undefined) port = overrides.port;
   const publicUrl =
     envUrl(env, 'NANOCLAW_PUBLIC_URL', errors) ?? file.server?.publicUrl ?? defaultPublicUrl(host, port);
 

@@ -36,6 +36,13 @@ export function parsePort(text: string | undefined): number | undefined {
   return Number(text);
 }
 
+/** `--host`: any non-empty address. */
+export function parseHost(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (text.trim() === '') throw new UsageError('--host: must not be empty');
+  return text;
+}
+
 function waitForAbort(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -51,35 +58,14 @@ export async function serveCommand(
   io: ServeCommandIo,
   dependencies: ServeDependencies = {},
 ): Promise<CommandResult> {
-  const { config, logger } = runtime;
   const port = parsePort(options.port);
   if (options.host !== undefined && options.host.trim() === '')
     throw new UsageError('--host: must not be empty');
 
-  const catalog = await SkillCatalog.load(config.skillsDir, io.signal);
-  const runner = new SkillRunner({
-    config,
-    catalog,
-    containers: dependencies.containers ?? new DockerContainerRuntime(),
-    tokenSync: runtime.tokenSync,
-    sources: runtime.sources.registry,
-    events: runtime.events,
-    logger,
-  });
-  try {
-    await runner.cleanupLeftovers(io.signal);
-  } catch (error) {
-    // No Docker is no reason not to serve tokens; runs will say what is wrong.
-    const { code, message } = describeError(error);
-    io.stderr.write(`warning: cannot clean up leftover skill containers (${code}): ${message}\n`);
-  }
-
-  const daemon = await Daemon.start({
-    runtime,
+  const { daemon } = await startDaemonWithSkills(runtime, io, {
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(port !== undefined ? { port } : {}),
-    skills: { catalog, runner },
-    ...(dependencies.extraRoutes ? { extraRoutes: dependencies.extraRoutes } : {}),
+    ...dependencies,
   });
   try {
     const loginUrl = daemon.createLoginLink();
@@ -104,4 +90,46 @@ export async function serveCommand(
     await daemon.close();
   }
   return { exitCode: EXIT_OK, text: 'nanoclaw stopped.', json: { type: 'stopped' } };
+}
+
+export interface StartDaemonOptions extends ServeDependencies {
+  host?: string;
+  port?: number;
+  /** Told when the default skill image is built first (it takes a while once). */
+  onImageBuild?: (image: string, baseImage: string) => void;
+}
+
+/** The daemon with its skills: catalog, runner (leftovers cleaned first), web app, refresher, watchers. */
+export async function startDaemonWithSkills(
+  runtime: Runtime,
+  io: Pick<ServeCommandIo, 'stderr' | 'signal'>,
+  options: StartDaemonOptions = {},
+): Promise<{ daemon: Daemon; runner: SkillRunner; catalog: SkillCatalog }> {
+  const { config, logger } = runtime;
+  const catalog = await SkillCatalog.load(config.skillsDir, io.signal);
+  const runner = new SkillRunner({
+    config,
+    catalog,
+    containers: options.containers ?? new DockerContainerRuntime(),
+    tokenSync: runtime.tokenSync,
+    sources: runtime.sources.registry,
+    events: runtime.events,
+    logger,
+    ...(options.onImageBuild ? { onImageBuild: options.onImageBuild } : {}),
+  });
+  try {
+    await runner.cleanupLeftovers(io.signal);
+  } catch (error) {
+    // No Docker is no reason not to serve tokens; runs will say what is wrong.
+    const { code, message } = describeError(error);
+    io.stderr.write(`warning: cannot clean up leftover skill containers (${code}): ${message}\n`);
+  }
+  const daemon = await Daemon.start({
+    runtime,
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    skills: { catalog, runner },
+    ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
+  });
+  return { daemon, runner, catalog };
 }
