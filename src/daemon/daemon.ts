@@ -91,9 +91,9 @@ export class Daemon {
     return this.#web!;
   }
 
-  /** A one-time login link for the page. */
-  createLoginLink(): string {
-    return this.#web!.createLoginLink();
+  /** A one-time login link for the page; with `next`, the browser goes on to that path once logged in. */
+  createLoginLink(next?: string): string {
+    return this.#web!.createLoginLink(next);
   }
 
   async #start(options: DaemonOptions): Promise<void> {

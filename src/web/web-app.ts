@@ -1,3 +1,4 @@
+import { loginLink } from './auth/login-link.js';
 import type { NanoclawConfig } from '../config/types.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../log/logger.js';
@@ -119,8 +120,8 @@ export class WebApp {
   }
 
   /** A link that logs a browser in once: `<url>/?token=<one-time code>`. */
-  createLoginLink(): string {
-    return `${this.#publicUrl}/?token=${this.context.sessions.createLoginCode()}`;
+  createLoginLink(next?: string): string {
+    return loginLink(this.#publicUrl, this.context.sessions.createLoginCode(), next);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { RouteModule, WebContext } from '../web-context.js';
 import { SESSION_COOKIE } from '../auth/request-guard.js';
 import { HttpError } from '../server/http-error.js';
 import { defineRoute, redirect, type RouteResponse } from '../server/route.js';
+import { localPath } from './schemas.js';
 
 /** The page's own files, next to this module's folder. */
 export const PAGE_DIR = fileURLToPath(new URL('../page/', import.meta.url));
@@ -74,13 +75,14 @@ export const pageRoutes: RouteModule = (context) => {
       method: 'GET',
       path: '/',
       access: 'public',
-      query: z.object({ token: z.string().max(512).optional() }),
+      query: z.object({ token: z.string().max(512).optional(), next: localPath.optional() }),
       async handle(request): Promise<RouteResponse> {
         if (request.query.token !== undefined) {
           // The login link is spent on first use, and the token leaves the address bar at once.
           if (!context.sessions.redeemLoginCode(request.query.token)) return redirect('/?login=expired');
           const session = context.sessions.createSession();
-          return redirect('/', {
+          // `next` lets a terminal link log in and go straight on, e.g. to an authorization start.
+          return redirect(request.query.next ?? '/', {
             cookies: [
               { name: SESSION_COOKIE, value: session, maxAgeSeconds: context.sessions.sessionTtlSeconds },
             ],

@@ -24,3 +24,9 @@ export const skillName = z
   .refine(notDots, { error: 'expected a skill name, not "." or ".."' });
 
 export const ownerAndProvider = z.strictObject({ owner: ownerId, provider: providerName });
+
+/** A path on this server (never another origin: no `//host`, no backslash tricks) to go on to. */
+export const localPath = z
+  .string()
+  .max(1024)
+  .regex(/^\/(?![/\\])[^\s\\]*$/, { error: 'expected a path on this server' });

@@ -3,6 +3,8 @@ import type { RouteModule } from '../web-context.js';
 import { SESSION_COOKIE } from '../auth/request-guard.js';
 import { HttpError } from '../server/http-error.js';
 import { defineRoute, json } from '../server/route.js';
+import { loginLink } from '../auth/login-link.js';
+import { localPath } from './schemas.js';
 
 /** `POST /api/session {token}` logs the page in with the API token; `DELETE /api/session` logs out. */
 export const sessionRoutes: RouteModule = (context) => [
@@ -33,6 +35,17 @@ export const sessionRoutes: RouteModule = (context) => [
           ],
         },
       );
+    },
+  }),
+  defineRoute({
+    // For the CLI on the same host (`nanoclaw connect`): a link that logs a browser in and goes on.
+    method: 'POST',
+    path: '/api/login-links',
+    access: 'api',
+    body: z.strictObject({ next: localPath.optional() }),
+    handle(request) {
+      const code = context.sessions.createLoginCode();
+      return json(201, { url: loginLink(context.publicUrl(), code, request.body.next) });
     },
   }),
   defineRoute({
