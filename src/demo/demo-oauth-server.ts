@@ -1,20 +1,27 @@
 import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  DEMO_API_PATH,
+  DEMO_RESOURCE,
+  DEMO_SCOPES,
+  DEMO_SERVICE_CLIENT_ID,
+  DEMO_USER,
+  DEMO_WEB_CLIENT_ID,
+} from './demo-constants.js';
 import Provider, { errors, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
 import { isLoopbackHost } from '../config/resolve-config.js';
 import { CONSENT_PAGE_HEADERS, renderConsentPage, renderInteractionErrorPage } from './consent-page.js';
 import { createMemoryAdapterFactory } from './memory-adapter.js';
 
-/** The one account of the demo server; pressing Allow signs it in. */
-export const DEMO_USER = { id: 'demo-user', name: 'Demo User', email: 'demo@nanoclaw.invalid' } as const;
-/** The demo API's resource indicator; its scopes are what the demo provider asks for. */
-export const DEMO_RESOURCE = 'urn:nanoclaw:demo';
-export const DEMO_SCOPES = ['demo:read', 'demo:write'] as const;
-export const DEMO_WEB_CLIENT_ID = 'nanoclaw-demo';
-export const DEMO_SERVICE_CLIENT_ID = 'nanoclaw-demo-service';
-/** The demo API a skill can call with its token: who the token belongs to and what it allows. */
-export const DEMO_API_PATH = '/demo-api/whoami';
+export {
+  DEMO_API_PATH,
+  DEMO_RESOURCE,
+  DEMO_SCOPES,
+  DEMO_SERVICE_CLIENT_ID,
+  DEMO_USER,
+  DEMO_WEB_CLIENT_ID,
+} from './demo-constants.js';
 
 export interface DemoOAuthServerOptions {
   /** A loopback address; the server signs anyone in who presses Allow, so it never listens elsewhere. */

@@ -1,9 +1,8 @@
 import type { ProviderFile } from '../config/schema.js';
-import { DEMO_SCOPES, type DemoOAuthServer } from './demo-oauth-server.js';
+import { DEMO_PROVIDER, DEMO_SCOPES, DEMO_SERVICE_PROVIDER } from './demo-constants.js';
+import type { DemoOAuthServer } from './demo-oauth-server.js';
 
-/** The demo's provider names in nanoclaw's config. */
-export const DEMO_PROVIDER = 'demo';
-export const DEMO_SERVICE_PROVIDER = 'demo-service';
+export { DEMO_PROVIDER, DEMO_SERVICE_PROVIDER };
 
 /**
  * Provider entries (as in `nanoclaw.config.yaml`) for a running demo server: `demo` is a user grant

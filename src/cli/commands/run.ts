@@ -97,13 +97,13 @@ export function exitCodeForRun(result: RunResult): number {
   }
 }
 
-function printJsonLine(io: RunCommandIo) {
+export function printJsonLine(io: Pick<RunCommandIo, 'stdout'>) {
   return (event: NanoclawEvent) => {
     io.stdout.write(`${JSON.stringify(event)}\n`);
   };
 }
 
-function printForPeople(io: RunCommandIo) {
+export function printForPeople(io: Pick<RunCommandIo, 'stdout' | 'stderr'>) {
   return (event: NanoclawEvent) => {
     switch (event.type) {
       case 'skill_output':

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log/logger.js';
@@ -40,7 +41,12 @@ describe.skipIf(!docker.available)('building the default skill image through the
       await container.start();
       await container.wait();
       const logs = (await container.logs({ stdout: true, stderr: true })).toString('utf8');
-      expect(logs).toContain("10001 ['google-calendar']");
+      const shipped = (await readdir(REPO_SKILLS_DIR, { withFileTypes: true }))
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => `'${entry.name}'`)
+        .sort();
+      expect(shipped).toContain("'google-calendar'");
+      expect(logs).toContain(`10001 [${shipped.join(', ')}]`);
     } finally {
       await container.remove({ force: true });
     }
