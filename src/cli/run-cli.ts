@@ -188,7 +188,7 @@ export async function runCli(
     const chosen = standalone as { action: StandaloneAction; json: boolean };
     try {
       const result = await chosen.action(io, program.opts<GlobalOptions>().config);
-      io.stdout.write(`${chosen.json ? JSON.stringify(result.json, null, 2) : result.text}\n`);
+      printResult(result, chosen.json, io);
       return result.exitCode;
     } catch (error) {
       return reportFailure(error, chosen.json, io);
@@ -216,16 +216,20 @@ export async function runCli(
     });
     for (const warning of runtime.warnings) io.stderr.write(`warning: ${warning}\n`);
     const result = await action(runtime, io);
-    // A streaming command (run) has printed everything already and leaves json undefined.
-    if (json) {
-      if (result.json !== undefined) io.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
-    } else if (result.text !== '') io.stdout.write(`${result.text}\n`);
+    printResult(result, json, io);
     return result.exitCode;
   } catch (error) {
     return reportFailure(error, json, io);
   } finally {
     await runtime?.close();
   }
+}
+
+/** Prints a command's result; a streaming command (run, demo) printed as it went and leaves both empty. */
+function printResult(result: CommandResult, json: boolean, io: CliIo): void {
+  if (json) {
+    if (result.json !== undefined) io.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+  } else if (result.text !== '') io.stdout.write(`${result.text}\n`);
 }
 
 function reportFailure(error: unknown, json: boolean, io: CliIo): number {

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../../config/resolve-config.js';
-import { ConfigError, UsageError } from '../../errors.js';
+import { ConfigError } from '../../errors.js';
 import type { NanoclawEvent } from '../../events/types.js';
 import { createLogger } from '../../log/logger.js';
 import { validateOwnerId } from '../../names.js';
@@ -13,7 +13,7 @@ import { DEMO_PROVIDER, DEMO_USER } from '../../demo/demo-constants.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { createRuntimeFromConfig } from '../runtime.js';
-import { exitCodeForRun, printForPeople, printJsonLine } from './run.js';
+import { EXIT_INTERRUPTED, exitCodeForRun, printForPeople, printJsonLine } from './run.js';
 import { parsePort, startDaemonWithSkills } from './serve.js';
 
 /** The skills that ship with nanoclaw (the demo skill among them), beside src/ and dist/. */
@@ -131,7 +131,14 @@ export async function demoCommand(
         const synced = waitForToken(runtime.events, owner, io.signal);
         result = await runner.run({ skill: DEMO_SKILL, owner, signal: io.signal });
         if (result.reason === 'auth_required') {
-          await synced.promise;
+          const authorized = await synced.promise.then(
+            () => true,
+            () => false,
+          );
+          if (!authorized) {
+            say('\nStopped before the demo was authorized.');
+            return { exitCode: EXIT_INTERRUPTED, text: '', json: undefined };
+          }
           say('\nRunning the skill again, now with its token...');
           result = await runner.run({ skill: DEMO_SKILL, owner, signal: io.signal });
         } else {
@@ -168,7 +175,7 @@ function waitForToken(
   let unsubscribe = () => {};
   let onAbort = () => {};
   const promise = new Promise<void>((resolve, reject) => {
-    onAbort = () => reject(new UsageError('interrupted before the demo was authorized'));
+    onAbort = () => reject(new Error('interrupted before the demo was authorized'));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     unsubscribe = events.subscribe((event) => {
@@ -181,7 +188,6 @@ function waitForToken(
     signal.removeEventListener('abort', onAbort);
   };
   promise.then(cancel, cancel);
-  promise.catch(() => {});
   return { promise, cancel };
 }
 
