@@ -22,6 +22,7 @@ import { LineSplitter, type SplitLine } from './line-splitter.js';
 import { SkillProviderNotConfiguredError } from './sandbox-errors.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
 import { SkillImages } from './skill-images.js';
+import { TokenRedactor } from './token-redactor.js';
 
 export type RunEndReason = SkillExitedEvent['reason'];
 
@@ -307,6 +308,12 @@ export class SkillRunner {
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
 
+    using redactor = await TokenRedactor.forRun(
+      this.#options.tokenSync.folder,
+      events,
+      owner,
+      skill.providers.map((provider) => provider.name),
+    );
     const pumping = this.#pump(run.chunks, (stream, line) => {
       if (stream === 'stdout' && !line.truncated && prompts.offer(line.text)) return;
       events.emit({
@@ -315,7 +322,7 @@ export class SkillRunner {
         skill: skill.name,
         runId,
         stream,
-        line: line.text,
+        line: redactor.redact(line.text),
         ...(line.truncated ? { truncated: true } : {}),
       });
     });

@@ -476,6 +476,59 @@ describe('SkillRunner.run', () => {
   });
 });
 
+describe('SkillRunner output redaction', () => {
+  it('scrubs the tokens the run was given from the output a skill prints, on both streams', async () => {
+    await writeToken('alice', 'google-calendar');
+    containers.behaviour = (container) => {
+      container.stdout(`debug: using ${SECRET} now`);
+      container.stderr(`${SECRET}${SECRET}`);
+      container.stdout('nothing secret here');
+      container.exit(0);
+    };
+    const runner = await newRunner();
+    await runner.run({ skill: 'calendar', owner: 'alice' });
+    expect(ofType('skill_output').map(({ stream, line }) => [stream, line])).toEqual([
+      ['stdout', 'debug: using [redacted] now'],
+      ['stderr', '[redacted][redacted]'],
+      ['stdout', 'nothing secret here'],
+    ]);
+    expect(JSON.stringify(seen)).not.toContain(SECRET);
+  });
+
+  it('also scrubs a token refreshed while the skill runs', async () => {
+    await writeToken('alice', 'google-calendar');
+    const refreshed = 'refreshed-access-token-also-secret';
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    containers.behaviour = async (container) => {
+      await gate;
+      container.stdout(`now using ${refreshed}`);
+      container.exit(0);
+    };
+    const runner = await newRunner();
+    const running = runner.run({ skill: 'calendar', owner: 'alice' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = new Date();
+    await folder.write(
+      'alice',
+      {
+        provider: 'google-calendar',
+        access_token: refreshed,
+        token_type: 'Bearer',
+        expires_at: new Date(Date.now() + 3600_000).toISOString(),
+        scopes: ['read'],
+        synced_at: now.toISOString(),
+      },
+      now,
+    );
+    events.emit({ type: 'token_synced', owner: 'alice', provider: 'google-calendar', expiresAt: null });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    await running;
+    expect(ofType('skill_output').map(({ line }) => line)).toEqual(['now using [redacted]']);
+  });
+});
+
 describe('SkillRunner images and leftovers', () => {
   it('builds the default image from Dockerfile.skill when it is missing', async () => {
     containers.images.clear();
