@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../../config/resolve-config.js';
@@ -12,6 +11,7 @@ import { builtinCallbackUrl } from '../../sources/builtin/builtin-urls.js';
 import { DEMO_PROVIDER, DEMO_USER } from '../../demo/demo-constants.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_OK } from '../exit-codes.js';
+import { choosePort } from '../free-port.js';
 import { createRuntimeFromConfig } from '../runtime.js';
 import { EXIT_INTERRUPTED, exitCodeForRun, printForPeople, printJsonLine } from './run.js';
 import { parsePort, startDaemonWithSkills } from './serve.js';
@@ -189,19 +189,4 @@ function waitForToken(
   };
   promise.then(cancel, cancel);
   return { promise, cancel };
-}
-
-/** The port asked for, or a free one on loopback for 0 (the OAuth redirect URI needs it up front). */
-async function choosePort(requested: number): Promise<number> {
-  if (requested !== 0) return requested;
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
