@@ -2,7 +2,7 @@ import type { BuiltinProviderConfig, ProviderConfig } from '../../config/types.j
 import { InvalidSourceResponseError, TokenSourceConfigError, UnknownProviderError } from '../../errors.js';
 import { SingleFlight } from '../../tokens/single-flight.js';
 import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
-import { raceWithSignal } from './abort.js';
+import { raceWithSignal } from '../abort.js';
 import {
   AuthorizationFlow,
   type BeginAuthorizationRequest,

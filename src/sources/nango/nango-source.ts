@@ -1,3 +1,4 @@
+import { sleep } from '../abort.js';
 import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
 import {
   InvalidSourceResponseError,
@@ -25,21 +26,6 @@ export interface NangoSourceOptions {
   listTtlMs?: number;
   now?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-}
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function asNangoProvider(provider: ProviderConfig): NangoProviderConfig {
