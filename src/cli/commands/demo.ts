@@ -89,10 +89,6 @@ export async function demoCommand(
     const { daemon, runner } = await startDaemonWithSkills(runtime, io, {
       port,
       ...(dependencies.containers ? { containers: dependencies.containers } : {}),
-      onImageBuild: (image, baseImage) =>
-        io.stderr.write(
-          `nanoclaw: building the skill image ${image} (BASE_IMAGE=${baseImage}); this happens once\n`,
-        ),
     });
     try {
       const authorizeUrl = daemon.createLoginLink(

@@ -1,12 +1,11 @@
 import type { NanoclawEvent } from '../../events/types.js';
 import { validateOwnerId } from '../../names.js';
-import { DockerContainerRuntime } from '../../sandbox/docker-container-runtime.js';
 import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
-import { SkillCatalog } from '../../sandbox/skill-catalog.js';
-import { SkillRunner, type RunResult } from '../../sandbox/skill-runner.js';
+import type { RunResult } from '../../sandbox/skill-runner.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_NEEDS_AUTH, EXIT_TIMEOUT } from '../exit-codes.js';
 import type { Runtime } from '../runtime.js';
+import { setUpSkills } from '../skills-setup.js';
 
 /** Ctrl-C: the shell's convention for a command ended by SIGINT. */
 export const EXIT_INTERRUPTED = 130;
@@ -42,27 +41,10 @@ export async function runCommand(
   io: RunCommandIo,
   dependencies: RunCommandDependencies = {},
 ): Promise<CommandResult> {
-  const { config, events, logger } = runtime;
+  const { config, events } = runtime;
   const owner = validateOwnerId(options.owner ?? config.defaultOwner);
-  const catalog = await SkillCatalog.load(config.skillsDir, io.signal);
+  const { catalog, runner } = await setUpSkills(runtime, io, dependencies);
   catalog.get(options.skill);
-
-  const runner = new SkillRunner({
-    config,
-    catalog,
-    containers: dependencies.containers ?? new DockerContainerRuntime(),
-    tokenSync: runtime.tokenSync,
-    sources: runtime.sources.registry,
-    events,
-    logger,
-    onImageBuild: (image, baseImage) =>
-      io.stderr.write(
-        `nanoclaw: building the skill image ${image} from Dockerfile.skill (BASE_IMAGE=${baseImage}); this happens once\n`,
-      ),
-    ...(dependencies.stopGraceSeconds !== undefined
-      ? { stopGraceSeconds: dependencies.stopGraceSeconds }
-      : {}),
-  });
   await runner.cleanupLeftovers(io.signal);
 
   const print = options.json ? printJsonLine(io) : printForPeople(io);

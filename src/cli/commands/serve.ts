@@ -1,13 +1,13 @@
 import { describeError, UsageError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
 import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
-import { DockerContainerRuntime } from '../../sandbox/docker-container-runtime.js';
-import { SkillCatalog } from '../../sandbox/skill-catalog.js';
-import { SkillRunner } from '../../sandbox/skill-runner.js';
+import type { SkillCatalog } from '../../sandbox/skill-catalog.js';
+import type { SkillRunner } from '../../sandbox/skill-runner.js';
 import type { RouteModule } from '../../web/web-context.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { Runtime } from '../runtime.js';
+import { setUpSkills } from '../skills-setup.js';
 
 export interface ServeCommandOptions {
   host?: string | undefined;
@@ -95,8 +95,6 @@ export async function serveCommand(
 export interface StartDaemonOptions extends ServeDependencies {
   host?: string;
   port?: number;
-  /** Told when the default skill image is built first (it takes a while once). */
-  onImageBuild?: (image: string, baseImage: string) => void;
 }
 
 /** The daemon with its skills: catalog, runner (leftovers cleaned first), web app, refresher, watchers. */
@@ -105,18 +103,7 @@ export async function startDaemonWithSkills(
   io: Pick<ServeCommandIo, 'stderr' | 'signal'>,
   options: StartDaemonOptions = {},
 ): Promise<{ daemon: Daemon; runner: SkillRunner; catalog: SkillCatalog }> {
-  const { config, logger } = runtime;
-  const catalog = await SkillCatalog.load(config.skillsDir, io.signal);
-  const runner = new SkillRunner({
-    config,
-    catalog,
-    containers: options.containers ?? new DockerContainerRuntime(),
-    tokenSync: runtime.tokenSync,
-    sources: runtime.sources.registry,
-    events: runtime.events,
-    logger,
-    ...(options.onImageBuild ? { onImageBuild: options.onImageBuild } : {}),
-  });
+  const { catalog, runner } = await setUpSkills(runtime, io, options);
   try {
     await runner.cleanupLeftovers(io.signal);
   } catch (error) {
