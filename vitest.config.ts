@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     reporters: ['default'],
+    // Every event, log line and CLI output of the run is scanned for secrets at the end.
+    globalSetup: ['test/support/secret-scan-global-setup.ts'],
+    setupFiles: ['test/support/secret-scan-setup.ts'],
   },
 });
