@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, NanoclawError, UsageError } from '../errors.js';
 import type { CommandResult } from './command-result.js';
+import { CONNECT_HELP, connectCommand } from './commands/connect.js';
 import { demoCommand } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
 import { runCommand } from './commands/run.js';
@@ -119,6 +120,24 @@ export async function runCli(
     .action((options: { owner?: string; allOwners?: boolean }, command: Command) => {
       schedule(command, (runtime, cliIo) => skillsCommand(runtime, { ...options, signal: cliIo.signal }));
     });
+
+  program
+    .command('connect')
+    .description(
+      'authorize a provider for an owner from the terminal: prints a link to open, waits for the token',
+    )
+    .argument('<provider>', 'provider to connect (as named in nanoclaw.config.yaml)')
+    .option('--owner <id>', 'owner to connect for (default: the configured owner, "main")')
+    .option('--no-wait', 'print the link and exit without waiting for the token')
+    .option('--timeout <seconds>', 'how long to wait for the owner to finish (default: 900)')
+    .addOption(new Option('--json', 'print JSON lines: "authorize" with the link, then "result"'))
+    .addHelpText('after', CONNECT_HELP)
+    .action(
+      (provider: string, options: { owner?: string; wait?: boolean; timeout?: string }, command: Command) => {
+        const json = command.optsWithGlobals<GlobalOptions>().json ?? false;
+        schedule(command, (runtime, cliIo) => connectCommand(runtime, { ...options, provider, json }, cliIo));
+      },
+    );
 
   program
     .command('serve')
