@@ -111,6 +111,20 @@ describe('nanoclaw connect for a built-in provider', () => {
     });
     expect(daemon.url).toBe(publicUrl);
     const loginCodes = vi.spyOn(daemon.web.context.sessions, 'createLoginCode');
+    // Bob connected before: that token file, still valid, is not the answer to the new link.
+    const earlier = new Date(Date.now() - 60_000);
+    await runtime.folder.write(
+      'bob',
+      {
+        provider: 'demo',
+        access_token: 'an-earlier-access-token-of-bob',
+        token_type: 'Bearer',
+        expires_at: new Date(Date.now() + 3600_000).toISOString(),
+        scopes: ['openid'],
+        synced_at: earlier.toISOString(),
+      },
+      earlier,
+    );
 
     const interrupt = new AbortController();
     cleanups.push(async () => interrupt.abort());
@@ -133,9 +147,13 @@ describe('nanoclaw connect for a built-in provider', () => {
       outcome: 'connected',
       result: { owner: 'bob', provider: 'demo', usable: true },
     });
+    expect(Date.parse(String((result.result as { syncedAt: string }).syncedAt))).toBeGreaterThan(
+      earlier.getTime(),
+    );
     expect(loginCodes).toHaveBeenCalledTimes(1);
     const { mode, token } = await tokenFileOf(project, 'bob');
     expect(mode).toBe(0o640);
+    expect(token.access_token).not.toBe('an-earlier-access-token-of-bob');
     expectNoSecrets(run.stdout.text + run.stderr.text, [
       String(token.access_token),
       daemon.apiToken.token,
