@@ -8,7 +8,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 180_000,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     // Every event, log line and CLI output of the run is scanned for secrets at the end.
     globalSetup: ['test/support/secret-scan-global-setup.ts'],
     setupFiles: ['test/support/secret-scan-setup.ts'],
