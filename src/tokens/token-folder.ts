@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, readFile, readdir, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { TokenFolderError } from '../errors.js';
@@ -13,6 +13,10 @@ import {
 
 export const TOKEN_DIR_MODE = 0o750;
 export const TOKEN_FILE_MODE = 0o640;
+/** A write takes milliseconds: a temp file this old belongs to a writer that died. */
+export const STALE_TEMP_FILE_MS = 60_000;
+/** write-file-atomic's temp files: `<provider>.json.<number>`. */
+const TEMP_FILE_PATTERN = /^(.+)\.json\.\d+$/;
 
 export type StoredToken =
   | { state: 'missing' }
@@ -142,10 +146,18 @@ export class TokenFolder {
     }
   }
 
-  /** Providers with a token file in the owner's folder. */
+  /**
+   * Providers with a token file in the owner's folder. Temp files a killed writer left behind are
+   * removed on the way (see `#removeStaleTempFiles`).
+   */
   async listProviders(owner: string): Promise<string[]> {
+    const dir = this.ownerDir(owner);
     try {
-      const entries = await readdir(this.ownerDir(owner), { withFileTypes: true });
+      const entries = await readdir(dir, { withFileTypes: true });
+      await this.#removeStaleTempFiles(
+        dir,
+        entries.filter((entry) => entry.isFile()).map((entry) => entry.name),
+      );
       return entries
         .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
         .map((entry) => entry.name.slice(0, -'.json'.length))
@@ -155,5 +167,25 @@ export class TokenFolder {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
+  }
+
+  /**
+   * write-file-atomic removes its temp file when a write fails or the process exits, but not after
+   * SIGKILL, a crash or a power cut: such files hold a token (or part of one), sit in the folder
+   * skills see, and pile up. Only those older than a minute go; a newer one may be a live write's.
+   */
+  async #removeStaleTempFiles(dir: string, names: readonly string[]): Promise<void> {
+    const tempFiles = names.filter((name) => isProviderName(TEMP_FILE_PATTERN.exec(name)?.[1] ?? ''));
+    await Promise.all(
+      tempFiles.map(async (name) => {
+        const file = path.join(dir, name);
+        try {
+          const info = await lstat(file);
+          if (info.isFile() && Date.now() - info.mtimeMs > STALE_TEMP_FILE_MS) await unlink(file);
+        } catch {
+          // Clean-up is best effort: a file already gone or a read-only folder must not fail the listing.
+        }
+      }),
+    );
   }
 }
