@@ -7,6 +7,7 @@ import type { TokenSync } from '../tokens/token-sync.js';
 import { RequestGuard } from './auth/request-guard.js';
 import { SessionStore } from './auth/session-store.js';
 import { ConnectionService } from './connections/connection-service.js';
+import { PendingPrompts } from './events/pending-prompts.js';
 import { EventLog } from './events/event-log.js';
 import { EventStreamHub } from './events/event-stream-hub.js';
 import { routeModules as defaultRouteModules } from './routes/index.js';
@@ -56,6 +57,7 @@ export class WebApp {
   readonly context: WebContext;
   readonly #eventLog: EventLog;
   readonly #streams: EventStreamHub;
+  readonly #pendingPrompts: PendingPrompts;
   #origins: string[] = [];
   #publicUrl: string;
 
@@ -67,6 +69,7 @@ export class WebApp {
       allowedOrigins: () => this.#origins,
     });
     this.#eventLog = new EventLog(options.events);
+    this.#pendingPrompts = new PendingPrompts(options.events);
     this.#streams = new EventStreamHub(this.#eventLog, { heartbeatMs: options.heartbeatMs });
     this.#publicUrl = options.publicUrl ?? '';
     const publicUrl = options.publicUrl;
@@ -91,6 +94,7 @@ export class WebApp {
       }),
       eventLog: this.#eventLog,
       streams: this.#streams,
+      pendingPrompts: this.#pendingPrompts,
       sessions,
       guard,
       skills: options.skills ?? null,
@@ -128,5 +132,6 @@ export class WebApp {
     this.#streams.close();
     await this.server.close();
     this.#eventLog.dispose();
+    this.#pendingPrompts.dispose();
   }
 }

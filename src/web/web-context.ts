@@ -8,6 +8,7 @@ import type { SessionStore } from './auth/session-store.js';
 import type { ConnectionService } from './connections/connection-service.js';
 import type { EventLog } from './events/event-log.js';
 import type { EventStreamHub } from './events/event-stream-hub.js';
+import type { PendingPrompts } from './events/pending-prompts.js';
 import type { AnyRoute } from './server/route.js';
 import type { SkillRuns } from './skills/skill-runs.js';
 
@@ -29,6 +30,8 @@ export interface WebContext {
   connections: ConnectionService;
   eventLog: EventLog;
   streams: EventStreamHub;
+  /** Prompts not answered yet, for a page opened after a skill asked. */
+  pendingPrompts: PendingPrompts;
   sessions: SessionStore;
   guard: RequestGuard;
   /** Skills and runs; null when the sandbox is not available. */

@@ -99,4 +99,24 @@ describe.skipIf(!haveChromium)('the built-in OAuth flow from the page', () => {
     expect(await page.locator('tr[data-provider="demo-service"] button').count()).toBe(0);
     await page.screenshot({ path: path.join(RESULTS_DIR, 'builtin-connected.png'), fullPage: true });
   });
+
+  it('offers to connect when the skill asked before the page was opened', async () => {
+    daemon.runtime.events.emit({
+      type: 'auth_required',
+      owner: 'late',
+      provider: 'demo',
+      scopes: ['openid'],
+      skill: 'demo-skill',
+      runId: null,
+      connectUrl: null,
+    });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    await page.goto(daemon.daemon.createLoginLink());
+    const dialog = page.getByRole('dialog', { name: 'Connect demo' });
+    await dialog.waitFor();
+    expect(await page.locator('#auth-text').textContent()).toContain('owner “late”');
+    await page.locator('#auth-later').click();
+    await expect.poll(() => page.locator('#auth-dialog').getAttribute('open')).toBeNull();
+    await page.close();
+  });
 });

@@ -602,6 +602,8 @@ async function start() {
   $('logout').hidden = false;
   connectEvents();
   await Promise.all([loadStatus(), loadSkills()]);
+  // A skill may have asked before this page was open: offer what is still unanswered.
+  for (const prompt of state.status?.pendingAuth ?? []) promptConnect(prompt);
 }
 
 function init() {

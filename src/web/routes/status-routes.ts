@@ -35,6 +35,7 @@ export const statusRoutes: RouteModule = (context) => [
         now: new Date().toISOString(),
         defaultOwner: context.config.defaultOwner,
         owners: rows,
+        pendingAuth: context.pendingPrompts.list(),
       });
     },
   }),
