@@ -5,7 +5,7 @@ import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../log/logger.js';
 import type { FetchOutcome, TokenSources } from '../sources/token-source.js';
 import { assessFreshness, isUnexpired, type Freshness } from './freshness.js';
-import { SingleFlight } from './single-flight.js';
+import { SingleFlight } from '../async/single-flight.js';
 import type { SyncResult } from './sync-result.js';
 import { buildTokenFile } from './token-file.js';
 import type { StoredToken, TokenFolder } from './token-folder.js';

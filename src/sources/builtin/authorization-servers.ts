@@ -1,5 +1,5 @@
 import type { BuiltinProviderConfig } from '../../config/types.js';
-import { raceWithSignal } from '../abort.js';
+import { raceWithSignal } from '../../async/abort.js';
 import type { AuthorizationServerMetadata, OAuthProtocol } from './oauth-protocol.js';
 
 /** Configured URLs win over discovered ones; without an issuer the configured URLs are the server. */

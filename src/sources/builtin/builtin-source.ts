@@ -1,8 +1,8 @@
 import type { BuiltinProviderConfig, ProviderConfig } from '../../config/types.js';
 import { InvalidSourceResponseError, TokenSourceConfigError, UnknownProviderError } from '../../errors.js';
-import { SingleFlight } from '../../tokens/single-flight.js';
+import { SingleFlight } from '../../async/single-flight.js';
 import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
-import { raceWithSignal } from '../abort.js';
+import { raceWithSignal } from '../../async/abort.js';
 import {
   AuthorizationFlow,
   type BeginAuthorizationRequest,

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { sleep } from '../abort.js';
+import { sleep } from '../../async/abort.js';
 
 /** Another process held the lock for longer than we wait. */
 export class LockTimeoutError extends Error {

@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { isLoopbackHost } from '../../config/resolve-config.js';
 import { TokenSourceConfigError } from '../../errors.js';
-import { withTimeout } from '../abort.js';
+import { withTimeout } from '../../async/abort.js';
 import { DiscoveryError } from './builtin-errors.js';
 import { classifyOAuthFailure, OAuthRequestError } from './map-oauth-error.js';
 import type {

@@ -1,4 +1,4 @@
-import { sleep } from '../abort.js';
+import { sleep } from '../../async/abort.js';
 import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
 import {
   InvalidSourceResponseError,

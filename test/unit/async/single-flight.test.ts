@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SingleFlight } from '../../../src/tokens/single-flight.js';
+import { SingleFlight } from '../../../src/async/single-flight.js';
 
 describe('SingleFlight', () => {
   it('runs the work once for callers that ask while it is in flight', async () => {
