@@ -82,8 +82,13 @@ export class FakeContainer implements FakeContainerControls {
       }
       if (this.#ended) return;
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        signal.addEventListener('abort', () => resolve(), { once: true });
+        // One listener per wait, removed when output wakes it: a long run must not pile them up.
+        const onAbort = () => resolve();
+        this.#wake = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
       });
       this.#wake = null;
     }
