@@ -1,4 +1,5 @@
-import type { AddressInfo } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
@@ -58,6 +59,7 @@ export class WebServer {
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       routerOptions: { maxParamLength: 256 },
+      clientErrorHandler: answerClientError,
     });
     this.#app.register(fastifyCookie);
     // Bodies stay raw buffers: signed webhooks need the exact bytes; JSON is parsed per route.
@@ -302,6 +304,28 @@ export function describeHttpError(error: unknown): { status: number; code: strin
     return { status: framework.statusCode, code: 'INVALID_REQUEST', message: 'the request is malformed' };
   }
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+/**
+ * Requests Node cannot even parse (a body cut short, a bad Content-Length or chunk, a broken request
+ * line) never reach a route: they get the API's `{error: {code, message}}` shape too, not fastify's own.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large']
+        : [400, 'INVALID_REQUEST', 'the request is malformed'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 function normalizeHeaders(headers: FastifyRequest['headers']): Record<string, string | undefined> {
