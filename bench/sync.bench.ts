@@ -80,16 +80,16 @@ async function measure(
 }
 
 function toRows(rows: Row[]): BenchmarkResult['rows'] {
+  // A ratio only means something against a 1-provider row measured the same way.
   const base = (row: Row) =>
-    rows.find((other) => other.how === row.how && other.mode === row.mode && other.providers === 1) ??
-    rows.find((other) => other.how === 'in-process' && other.mode === row.mode && other.providers === 1)!;
+    rows.find((other) => other.how === row.how && other.mode === row.mode && other.providers === 1);
   return rows.map((row) => ({
     how: row.how,
     mode: row.mode,
     providers: String(row.providers),
     'median ms': row.medianMs.toFixed(1),
     'min ms': row.minMs.toFixed(1),
-    'x 1-provider': `${(row.medianMs / base(row).medianMs).toFixed(2)}x`,
+    'x 1-provider': ((one) => (one ? `${(row.medianMs / one.medianMs).toFixed(2)}x` : '-'))(base(row)),
     'source requests': String(row.requests),
     '~round trips': row.requests === 0 ? '0' : (row.medianMs / LATENCY_MS).toFixed(1),
   }));
