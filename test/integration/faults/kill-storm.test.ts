@@ -211,7 +211,7 @@ describe.skipIf(!docker.available)('kill -9 during a write storm', () => {
     // The readers really raced the writers: they saw many of the tokens, not just a few.
     expect(host.tokens).toBeGreaterThan(KILLS);
     expect(container.tokens).toBeGreaterThan(KILLS);
-    expect(writes).toBeGreaterThan(KILLS * 10);
+    expect(writes).toBeGreaterThan(KILLS * 4);
 
     // Temp files left by kills are never taken for tokens; listing the folder (as the refresher does
     // when it starts) removes those older than a minute, not a live write's. One torn temp file of a
