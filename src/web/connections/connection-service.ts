@@ -1,5 +1,5 @@
 import type { NangoProviderConfig } from '../../config/types.js';
-import { NanoclawError } from '../../errors.js';
+import { describeError, NanoclawError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { NangoSource } from '../../sources/nango/nango-source.js';
 import type { TokenSources } from '../../sources/token-source.js';
@@ -150,15 +150,43 @@ export class ConnectionService {
     const owners = webhook.endUserId
       ? [webhook.endUserId]
       : await this.#ownersOf(providers, webhook.connectionId);
+    if (owners.length === 0) return { handled: false, reason: 'the connection names no end user we know' };
     const needsAuth: { owner: string; provider: string }[] = [];
     for (const owner of owners) {
       for (const provider of providers) {
+        if (!(await this.#isCurrentConnection(nango, owner, provider, webhook.connectionId, signal)))
+          continue;
         await this.#tokenSync.markNeedsAuth(owner, provider.name, webhook.reason);
         needsAuth.push({ owner, provider: provider.name });
       }
     }
-    if (needsAuth.length === 0) return { handled: false, reason: 'the connection names no end user we know' };
+    if (needsAuth.length === 0) {
+      return { handled: false, reason: 'the connection is not the one its owner uses now' };
+    }
     return { handled: true, needsAuth };
+  }
+
+  /**
+   * Nango refreshes every connection it holds, those an owner replaced by connecting again too: a
+   * failure of one of those says nothing about the token the owner has now. When Nango cannot say
+   * which connection is current, the token stays (the refresher finds out on its next sync).
+   */
+  async #isCurrentConnection(
+    nango: NangoSource,
+    owner: string,
+    provider: NangoProviderConfig,
+    connectionId: string,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      return (await nango.resolveConnectionId(owner, provider, signal)) === connectionId;
+    } catch (error) {
+      this.#logger.warn(
+        { owner, provider: provider.name, ...describeError(error) },
+        'cannot tell whether a failed Nango connection is the current one; the token stays',
+      );
+      return false;
+    }
   }
 
   /** Whether Nango signed this body (`X-Nango-Hmac-Sha256`, keyed by the webhook signing key). */
