@@ -134,6 +134,8 @@ export class Daemon {
     });
     this.#web = web;
     this.#closers.push({ name: 'web server', close: () => web.close() });
+    // Redirect URIs follow the address actually bound, unless the configuration names one.
+    if (explicitPublicUrl(config) === null) sources.builtin?.usePublicUrl(web.url);
 
     await refresher.start();
 

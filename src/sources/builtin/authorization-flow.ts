@@ -40,7 +40,8 @@ export interface CompletedAuthorization {
 
 export interface AuthorizationFlowOptions {
   providerNamed: (name: string) => BuiltinProviderConfig;
-  publicUrl: string;
+  /** Read at each start: the daemon learns its address only once it listens (port 0). */
+  publicUrl: () => string;
   protocol: OAuthProtocol;
   servers: AuthorizationServers;
   store: CredentialStore;
@@ -74,7 +75,7 @@ export class AuthorizationFlow {
     const server = await servers.forProvider(provider, request.signal);
     const state = protocol.createState();
     const pkce = provider.pkce ? await protocol.createPkce() : null;
-    const redirectUri = builtinCallbackUrl(this.#options.publicUrl, provider.name);
+    const redirectUri = builtinCallbackUrl(this.#options.publicUrl(), provider.name);
     const url = protocol.authorizationUrl(server, clientSettingsOf(provider), {
       redirectUri,
       state,

@@ -66,7 +66,7 @@ export class BuiltinSource implements TokenSource {
   readonly kind = 'builtin' as const;
   readonly #store: CredentialStore;
   readonly #providers: Map<string, BuiltinProviderConfig>;
-  readonly #publicUrl: string;
+  #publicUrl: string;
   readonly #marginMs: number;
   readonly #forceMinAgeMs: number;
   readonly #protocol: OAuthProtocol;
@@ -94,13 +94,20 @@ export class BuiltinSource implements TokenSource {
     this.#pending = options.pending ?? new PendingAuthorizations({ now: this.#now });
     this.#flow = new AuthorizationFlow({
       providerNamed: (name) => this.provider(name),
-      publicUrl: this.#publicUrl,
+      publicUrl: () => this.#publicUrl,
       protocol: this.#protocol,
       servers: this.#servers,
       store: this.#store,
       pending: this.#pending,
       now: this.#now,
     });
+  }
+  /**
+   * The address the daemon actually listens at, for redirect URIs and start links when the
+   * configuration only derived one from its host and port (port 0 is known only once listening).
+   */
+  usePublicUrl(url: string): void {
+    this.#publicUrl = url.replace(/\/+$/, '');
   }
 
   get store(): CredentialStore {
