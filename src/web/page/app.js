@@ -524,6 +524,19 @@ function logActivity(event) {
   while (list.children.length > MAX_ACTIVITY) list.lastChild.remove();
 }
 
+/** An OAuth callback failure for the sign-in the dialog is waiting on. */
+function isFailedSignIn(event) {
+  const current = state.current;
+  return (
+    typeof event.code === 'string' &&
+    event.code.startsWith('OAUTH_') &&
+    current !== null &&
+    current.waiting &&
+    current.provider === event.provider &&
+    (event.owner === undefined || event.owner === current.owner)
+  );
+}
+
 function onEvent(event) {
   logActivity(event);
   switch (event.type) {
@@ -555,6 +568,13 @@ function onEvent(event) {
       break;
     case 'error':
       if (event.skill) loadSkills().catch(() => {});
+      if (isFailedSignIn(event)) {
+        // The popup's sign-in ended without a token (denied, expired): let the user try again.
+        state.current.waiting = false;
+        $('auth-connect').disabled = false;
+        $('auth-connect').textContent = 'Try again';
+        $('auth-status').textContent = `It did not connect: ${event.message}`;
+      }
       break;
   }
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { describeError, NanoclawError } from '../../errors.js';
 import { newBrowserBinding } from '../../sources/builtin/pending-authorizations.js';
 import type { BuiltinSource } from '../../sources/builtin/builtin-source.js';
+import { OAuthFlowError } from '../../sources/builtin/builtin-errors.js';
 import type { RouteModule, WebContext } from '../web-context.js';
 import { HttpError } from '../server/http-error.js';
 import { defineRoute, redirect, type RouteResponse } from '../server/route.js';
@@ -115,6 +116,9 @@ export const builtinOAuthRoutes: RouteModule = (context) => [
         if (!(error instanceof NanoclawError)) throw error;
         const { code, message } = describeError(error);
         context.logger.warn({ provider, code }, 'OAuth callback failed');
+        // The page and `nanoclaw connect` wait for this authorization: tell them it ended.
+        const owner = error instanceof OAuthFlowError ? error.details.owner : null;
+        context.events.emit({ type: 'error', code, message, provider, ...(owner ? { owner } : {}) });
         return resultPage(
           code === 'OAUTH_ACCESS_DENIED' ? 403 : 400,
           false,

@@ -92,6 +92,12 @@ describe('built-in OAuth routes', () => {
     expect(await response.text()).toContain('access to demo was denied');
     await expect(readFile(tokenFile('alice'))).rejects.toThrow();
     await expect(readFile(tokenFile('bob'))).rejects.toThrow();
+    // Whoever waits for these authorizations hears that they ended.
+    const failures = daemon.events.filter((event) => event.type === 'error');
+    expect(failures).toEqual([
+      expect.objectContaining({ code: 'OAUTH_STATE_INVALID', provider: 'demo' }),
+      expect.objectContaining({ code: 'OAUTH_ACCESS_DENIED', provider: 'demo', owner: 'bob' }),
+    ]);
   });
 
   it('answers the page with the start URL for a built-in provider', async () => {
@@ -107,5 +113,23 @@ describe('built-in OAuth routes', () => {
     });
     expect(service.status).toBe(409);
     expect(service.body.error.code).toBe('NOTHING_TO_AUTHORIZE');
+  });
+});
+
+describe('built-in OAuth on a port chosen at start', () => {
+  it('sends the redirect URI of the address it actually listens at', async () => {
+    const listening = await TestDaemon.start({
+      config: { providers: demoProviderEntries(oauth) },
+      daemon: { port: 0 },
+    });
+    try {
+      const response = await listening.api('GET', '/auth/oauth/demo/start?owner=alice');
+      expect(response.status).toBe(302);
+      const redirectUri = new URL(response.headers.get('location')!).searchParams.get('redirect_uri');
+      expect(redirectUri).toBe(builtinCallbackUrl(listening.daemon.url, 'demo'));
+      expect(new URL(redirectUri!).port).not.toBe('0');
+    } finally {
+      await listening.close();
+    }
   });
 });
