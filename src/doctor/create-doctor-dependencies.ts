@@ -19,8 +19,7 @@ export interface DoctorDependencyOptions extends LoadConfigOptions {
 export function engineFromRuntime(runtime: ContainerRuntime): DockerEngine {
   return {
     ping: (signal) => runtime.ping(signal),
-    // The container runtime does not report the engine's version.
-    version: async () => null,
+    version: (signal) => runtime.version(signal),
     imageExists: (image, signal) => runtime.imageExists(image, signal),
   };
 }

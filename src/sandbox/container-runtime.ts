@@ -58,6 +58,8 @@ export interface ImageBuildRequest {
 export interface ContainerRuntime {
   /** Throws `ContainerRuntimeError` DOCKER_UNAVAILABLE when the engine does not answer. */
   ping(signal: AbortSignal): Promise<void>;
+  /** The engine's version and API version. */
+  version(signal: AbortSignal): Promise<{ version: string; apiVersion: string }>;
   /** Creates the container (not started); returns its id. */
   create(spec: ContainerSpec, signal: AbortSignal): Promise<string>;
   /**

@@ -127,6 +127,19 @@ export class DockerContainerRuntime implements ContainerRuntime {
     this.#docker = docker;
   }
 
+  async version(signal: AbortSignal): Promise<{ version: string; apiVersion: string }> {
+    try {
+      // The typings omit version's options; dockerode passes abortSignal through, as for ping.
+      const version = this.#docker.version as unknown as (options: {
+        abortSignal: AbortSignal;
+      }) => Promise<{ Version?: unknown; ApiVersion?: unknown }>;
+      const info = await version.call(this.#docker, { abortSignal: signal });
+      return { version: String(info.Version ?? 'unknown'), apiVersion: String(info.ApiVersion ?? 'unknown') };
+    } catch (error) {
+      throw wrap(error, 'the Docker engine did not answer', 'DOCKER_UNAVAILABLE');
+    }
+  }
+
   async ping(signal: AbortSignal): Promise<void> {
     try {
       // The typings omit ping's options; dockerode passes abortSignal through.

@@ -132,6 +132,10 @@ export class FakeContainerRuntime implements ContainerRuntime {
 
   async ping(): Promise<void> {}
 
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    return { version: '0.0.0-fake', apiVersion: '1.41' };
+  }
+
   async create(spec: ContainerSpec): Promise<string> {
     this.calls.push({ method: 'create' });
     this.#fail('create');

@@ -113,7 +113,8 @@ export async function checkTokenPermissions(input: TokenPermissionsInput): Promi
     );
   }
   if (input.tokenGroup !== null) {
-    const wrongGroup = entries.filter((entry) => entry.gid !== input.tokenGroup);
+    // The tokens folder itself is never mounted; only owner folders and their files must be readable.
+    const wrongGroup = entries.filter((entry) => entry.path !== tokensDir && entry.gid !== input.tokenGroup);
     if (wrongGroup.length > 0) {
       return warn(
         NAME,

@@ -9,7 +9,9 @@ export function checkWebhookSigningKey(nango: Pick<NangoSettings, 'webhookSignin
   if (nango.webhookSigningKey === null) {
     return warn(
       NAME,
-      'NANGO_WEBHOOK_SIGNING_KEY is not set: Nango auth webhooks will be refused, so new connections sync only when the page reports them',
+      'NANGO_WEBHOOK_SIGNING_KEY is not set: webhooks are checked with the secret key instead, which ' +
+        'Nango environments created after 2026-04-20 (or with a rotated key) do not sign with; their auth ' +
+        'webhooks would be refused, and new connections would sync only when the page reports them',
       'copy the webhook signing key from the Nango dashboard (Environment Settings) into NANGO_WEBHOOK_SIGNING_KEY',
     );
   }

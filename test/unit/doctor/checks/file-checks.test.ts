@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -121,6 +121,18 @@ describe('checkTokenPermissions', () => {
     expect(result.status).toBe('warn');
     expect(result.fix).toBe(`chgrp -R ${identity.gid + 1} ${tokens}`);
   });
+
+  // Changing a file's group to one we are not in needs root (CI runs as root).
+  it.skipIf(process.getuid?.() !== 0)(
+    "does not ask the tokens folder itself to be in the skills' group: it is never mounted",
+    async () => {
+      const { tokens, owner, files } = await tokenTree();
+      const group = identity.gid + 1;
+      for (const entry of [owner, ...files]) await chown(entry, identity.uid, group);
+      const result = await checkTokenPermissions({ tokensDir: tokens, identity, tokenGroup: group });
+      expect(result.status).toBe('ok');
+    },
+  );
 });
 
 describe('checkSecretFiles', () => {
