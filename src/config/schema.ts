@@ -11,15 +11,32 @@ const providerName = z
     error: 'expected a provider name: 1-64 lowercase letters, digits, "_", "." or "-"',
   })
   .refine((value) => value !== '.' && value !== '..', { error: 'expected a provider name, not "." or ".."' });
+/**
+ * `${VAR}` interpolation always yields text, so `port: ${PORT}` arrives as "3000": numbers and
+ * booleans written as plain text are read back as what they say.
+ */
+function numeric<T extends z.ZodType>(schema: T) {
+  return z.preprocess(
+    (value) => (typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
+    schema,
+  );
+}
+function boolean() {
+  return z.preprocess(
+    (value) => (value === 'true' ? true : value === 'false' ? false : value),
+    z.boolean({ error: 'expected true or false' }),
+  );
+}
+
 const nonEmpty = z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' });
 const url = z.url({ error: 'expected an absolute URL' });
-const seconds = z
-  .number({ error: 'expected a number of seconds' })
-  .nonnegative({ error: 'must not be negative' });
+const seconds = numeric(
+  z.number({ error: 'expected a number of seconds' }).nonnegative({ error: 'must not be negative' }),
+);
 // An HTTP client given a timeout of 0 waits forever.
-const positiveSeconds = z
-  .number({ error: 'expected a number of seconds' })
-  .positive({ error: 'must be more than 0' });
+const positiveSeconds = numeric(
+  z.number({ error: 'expected a number of seconds' }).positive({ error: 'must be more than 0' }),
+);
 const httpUrl = url.refine((value) => /^https?:\/\//i.test(value), { error: 'expected an http(s) URL' });
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -31,7 +48,7 @@ export const providerFileSchema = z.strictObject({
   name: providerName,
   source: z.enum(['nango', 'builtin'], { error: 'expected "nango" or "builtin"' }).optional(),
   scopes: stringArray.optional(),
-  exposeRefreshToken: z.boolean({ error: 'expected true or false' }).optional(),
+  exposeRefreshToken: boolean().optional(),
   // Nango
   integration: nonEmpty.optional(),
   connections: z
@@ -50,7 +67,7 @@ export const providerFileSchema = z.strictObject({
   revocationUrl: url.optional(),
   clientId: nonEmpty.optional(),
   clientSecret: nonEmpty.optional(),
-  pkce: z.boolean({ error: 'expected true or false' }).optional(),
+  pkce: boolean().optional(),
   authorizationParams: z.record(z.string(), z.string(), { error: 'expected a map of strings' }).optional(),
   tokenEndpointAuthMethod: z
     .enum(['client_secret_basic', 'client_secret_post', 'none'], {
@@ -69,11 +86,12 @@ export const configFileSchema = z.strictObject({
     .strictObject({
       margin: seconds.optional(),
       maxAge: seconds.optional(),
-      concurrency: z
-        .int({ error: 'expected a whole number' })
-        .min(1, { error: 'must be at least 1' })
-        .max(256, { error: 'must be at most 256' })
-        .optional(),
+      concurrency: numeric(
+        z
+          .int({ error: 'expected a whole number' })
+          .min(1, { error: 'must be at least 1' })
+          .max(256, { error: 'must be at most 256' }),
+      ).optional(),
     })
     .optional(),
   nango: z
@@ -89,7 +107,7 @@ export const configFileSchema = z.strictObject({
   server: z
     .strictObject({
       host: nonEmpty.optional(),
-      port: z.int({ error: 'expected a port number' }).min(0).max(65535).optional(),
+      port: numeric(z.int({ error: 'expected a port number' }).min(0).max(65535)).optional(),
       publicUrl: url.optional(),
     })
     .optional(),
@@ -98,7 +116,7 @@ export const configFileSchema = z.strictObject({
       image: nonEmpty.optional(),
       baseImage: nonEmpty.optional(),
       network: z.enum(['manifest', 'none'], { error: 'expected "manifest" or "none"' }).optional(),
-      tokenGroup: z.int().min(0).optional(),
+      tokenGroup: numeric(z.int({ error: 'expected a group id' }).min(0)).optional(),
     })
     .optional(),
   builtin: z

@@ -271,6 +271,38 @@ describe('resolveConfig: environment', () => {
     expect(config.nango?.secretKey).toBe('k');
     expect(config.providers[0]?.name).toBe('calendar');
   });
+
+  it('reads numbers and booleans that arrive as text through ${VAR}', () => {
+    const config = configOf(
+      resolveConfig(
+        parseYaml(
+          [
+            'server:',
+            '  port: ${PORT}',
+            'refresh:',
+            '  margin: ${MARGIN}',
+            '  concurrency: ${CONCURRENCY}',
+            'providers:',
+            '  - name: calendar',
+            '    exposeRefreshToken: ${EXPOSE}',
+          ].join('\n'),
+        ),
+        {
+          ...CONTEXT,
+          env: { NANGO_SECRET_KEY: KEY, PORT: '8080', MARGIN: '120', CONCURRENCY: '4', EXPOSE: 'true' },
+        },
+      ),
+    );
+    expect(config.server.port).toBe(8080);
+    expect(config.refresh).toMatchObject({ marginMs: 120_000, concurrency: 4 });
+    expect(config.providers[0]?.exposeRefreshToken).toBe(true);
+    // Text that is not a number stays an error at its own path; secrets are never turned into numbers.
+    expect(errorsOf(resolve({ server: { port: 'http' } }))).toEqual(['server.port: expected a port number']);
+    const secret = configOf(
+      resolve({ nango: { secretKey: '${NUMERIC_KEY}' } }, { NUMERIC_KEY: '0123456789' }),
+    );
+    expect(secret.nango?.secretKey).toBe('0123456789');
+  });
 });
 
 describe('resolveConfig: builtin providers', () => {
