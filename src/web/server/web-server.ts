@@ -15,6 +15,8 @@ const MAX_STREAM_BUFFER = 1024 * 1024;
 
 /** Default request body limit; routes may set their own. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** How long a client may take to send a whole request. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface WebServerOptions {
   host: string;
@@ -56,6 +58,9 @@ export class WebServer {
     this.#app = Fastify({
       logger: false,
       bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      // A client that sends half a request and stalls must not hold a connection forever; the
+      // event stream is unaffected (its request is complete, only the response is long).
+      requestTimeout: REQUEST_TIMEOUT_MS,
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       routerOptions: { maxParamLength: 256 },
