@@ -39,6 +39,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   TOKEN_SOURCE_UNAVAILABLE: 502,
   TOKEN_SOURCE_CONFIG: 502,
   INVALID_SOURCE_RESPONSE: 502,
+  // The provider's authorization server could not be reached or trusted: a bad gateway, not our fault.
+  DISCOVERY_FAILED: 502,
   DOCKER_UNAVAILABLE: 503,
   IMAGE_NOT_FOUND: 503,
 };

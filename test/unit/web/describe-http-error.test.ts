@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TokenSourceUnavailableError, UnknownProviderError } from '../../../src/errors.js';
+import { DiscoveryError } from '../../../src/sources/builtin/builtin-errors.js';
 import { HttpError } from '../../../src/web/server/http-error.js';
 import { describeHttpError } from '../../../src/web/server/web-server.js';
 
@@ -17,6 +18,10 @@ describe('describeHttpError', () => {
     expect(describeHttpError(new TokenSourceUnavailableError('down'))).toMatchObject({
       status: 502,
       code: 'TOKEN_SOURCE_UNAVAILABLE',
+    });
+    expect(describeHttpError(new DiscoveryError('issuer unreachable'))).toMatchObject({
+      status: 502,
+      code: 'DISCOVERY_FAILED',
     });
   });
 
