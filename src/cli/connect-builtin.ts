@@ -118,11 +118,20 @@ async function viaTemporaryServer(flow: ConnectFlow, provider: BuiltinProviderCo
   });
   try {
     // Listening before the link is out, so a quick sign-in is not missed.
-    const synced = waitForNotice<true>(
+    // The callback ends the wait either way: a token synced, or a sign-in that failed (denied,
+    // stale state) for this provider, and for this owner when the failure knows it.
+    const synced = waitForNotice<{ code: string; message: string } | null>(
       (notify) =>
         runtime.events.subscribe((event) => {
           if (event.type === 'token_synced' && event.owner === owner && event.provider === provider.name) {
-            notify(true);
+            notify(null);
+          } else if (
+            event.type === 'error' &&
+            event.code.startsWith('OAUTH_') &&
+            event.provider === provider.name &&
+            (event.owner === undefined || event.owner === owner)
+          ) {
+            notify({ code: event.code, message: event.message });
           }
         }),
       { timeoutMs: settings.timeoutMs, signal },
@@ -136,6 +145,7 @@ async function viaTemporaryServer(flow: ConnectFlow, provider: BuiltinProviderCo
     flow.note(waitingNote(provider.name, owner, settings.timeoutMs));
     const waited = await synced;
     if (waited.status !== 'done') return { outcome: waited.status, link, result: null };
+    if (waited.value !== null) return { outcome: 'refused', link, result: null, refusal: waited.value };
     return {
       outcome: 'connected',
       link,

@@ -22,4 +22,6 @@ export interface FlowResult {
   outcome: ConnectOutcome;
   link: AuthorizeLink | null;
   result: SyncResult | null;
+  /** For `refused`: what the sign-in said. */
+  refusal?: { code: string; message: string };
 }

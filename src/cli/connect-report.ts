@@ -13,6 +13,8 @@ export type ConnectOutcome =
   | 'not-waiting'
   /** The owner did not finish within `--timeout`. */
   | 'timeout'
+  /** The sign-in came back without a token (denied, or a stale or foreign link). */
+  | 'refused'
   | 'interrupted'
   /** A client-credentials provider: no owner to ask; `result` is the sync done instead. */
   | 'nothing-to-authorize';
@@ -38,6 +40,8 @@ export interface ConnectReport {
   /** Where the owner's token file is (or will be). */
   tokenFile: string;
   timeoutMs: number;
+  /** For `refused`: what the sign-in said. */
+  refusal?: { code: string; message: string };
 }
 
 /** The first `--json` line: printed as soon as there is a link, so a script can open it. */
@@ -61,14 +65,17 @@ export interface ResultJsonLine {
   link: string | null;
   tokenFile: string;
   result: SyncResult | null;
+  /** For `refused`: the sign-in's error code and message; otherwise null. */
+  refusal: { code: string; message: string } | null;
 }
 
-/** 0 when the token is on disk (or nobody waited), 3 on timeout, 130 on Ctrl-C, else as `sync` would. */
+/** 0 when the token is on disk (or nobody waited), 3 on timeout or a refused sign-in, 130 on Ctrl-C, else as `sync` would. */
 export function exitCodeForConnect(report: Pick<ConnectReport, 'outcome' | 'result'>): number {
   switch (report.outcome) {
     case 'not-waiting':
       return EXIT_OK;
     case 'timeout':
+    case 'refused':
       return EXIT_NEEDS_AUTH;
     case 'interrupted':
       return EXIT_INTERRUPTED;
@@ -103,6 +110,7 @@ export function resultJsonLine(report: ConnectReport): ResultJsonLine {
     link: report.link?.url ?? null,
     tokenFile: report.tokenFile,
     result: report.result,
+    refusal: report.refusal ?? null,
   };
 }
 
@@ -159,6 +167,11 @@ export function renderConnectText(report: ConnectReport, now = Date.now()): stri
       return (
         `${provider} was not authorized for owner ${owner} within ${formatDuration(report.timeoutMs)}. ` +
         `Run "nanoclaw connect ${provider} --owner ${owner}" for a new link.`
+      );
+    case 'refused':
+      return (
+        `${provider} was not connected for owner ${owner}: ${report.refusal?.message ?? 'the sign-in failed'}. ` +
+        `Run "nanoclaw connect ${provider} --owner ${owner}" to try again.`
       );
     case 'interrupted':
       return `Stopped before ${provider} was connected for owner ${owner}.`;

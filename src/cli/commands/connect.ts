@@ -102,8 +102,8 @@ Client-credentials providers have nothing to authorize: connect syncs their toke
 
 With --json, stdout holds these two lines and nothing else, even while waiting:
   {"type":"authorize","provider","owner","source","url","via":"nango|daemon|temporary-server","expiresAt"}
-  {"type":"result","provider","owner","source","outcome","link","tokenFile","result"}
-outcome is connected, not-waiting, timeout, interrupted or nothing-to-authorize; result is a row as
+  {"type":"result","provider","owner","source","outcome","link","tokenFile","result","refusal"}
+outcome is connected, not-waiting, timeout, refused, interrupted or nothing-to-authorize; result is a row as
 "nanoclaw sync --json" prints it, or null. Without a link (client credentials, or stopped before
 there was one) only the result line is printed.
 
@@ -111,6 +111,6 @@ Exit codes:
   0    the token is on disk (with --no-wait: the link was printed)
   1    errors: the token source, the daemon or the token folder failed
   2    usage or configuration errors (unknown provider, invalid owner)
-  3    the owner did not authorize within --timeout
+  3    the owner did not authorize: the sign-in was refused, or --timeout passed
   130  interrupted (Ctrl-C)
 `;

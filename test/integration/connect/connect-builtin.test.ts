@@ -161,6 +161,24 @@ describe('nanoclaw connect for a built-in provider', () => {
     ]);
   });
 
+  it('stops waiting at once when the owner denies, exits 3 and says why', async () => {
+    const { port, callbackUrl, project } = await demoSetup();
+    const run = spawnConnect(['connect', 'demo', '--owner', 'dave', '--json', '--timeout', '600'], project);
+    const authorize = JSON.parse(await run.stdout.nextLine()) as Record<string, unknown>;
+
+    const page = await approveInBrowser(String(authorize.url), callbackUrl, 'deny');
+    expect(page.status).toBe(403);
+    expect(await run.exited).toEqual({ code: 3, signal: null });
+    const result = JSON.parse(run.stdout.text.trimEnd().split('\n')[1]!) as Record<string, unknown>;
+    expect(result).toMatchObject({
+      outcome: 'refused',
+      result: null,
+      refusal: { code: 'OAUTH_ACCESS_DENIED' },
+    });
+    await expectNothingListening(port);
+    await expect(stat(project.tokenPath('dave', 'demo'))).rejects.toThrow();
+  });
+
   it('exits 130 on Ctrl-C while waiting and leaves nothing listening', async () => {
     const { port, project } = await demoSetup();
     const run = spawnConnect(['connect', 'demo', '--owner', 'carol', '--json'], project);

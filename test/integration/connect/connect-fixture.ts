@@ -143,6 +143,7 @@ export function runConnectInProcess(
 export async function approveInBrowser(
   loginUrl: string,
   callbackUrl: string,
+  answer: 'allow' | 'deny' = 'allow',
 ): Promise<{ status: number; html: string }> {
   const jar = new CookieJar();
   const nanoclaw = new URL(loginUrl).origin;
@@ -161,7 +162,7 @@ export async function approveInBrowser(
     }
     const target = new URL(location, url);
     if (target.origin !== nanoclaw) {
-      const callback = await authorizeHeadless(target.href, { answer: 'allow', callbackUrl, jar });
+      const callback = await authorizeHeadless(target.href, { answer, callbackUrl, jar });
       const done = await fetch(callback, {
         redirect: 'manual',
         headers: { cookie: jar.header() },

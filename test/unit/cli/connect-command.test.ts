@@ -164,6 +164,7 @@ describe('nanoclaw connect from the command line', () => {
         link: null,
         tokenFile: path.join(dir, 'data', 'tokens', 'main', 'example.json'),
         result: null,
+        refusal: null,
       },
     ]);
     expect(result.stdout + result.stderr).not.toContain(CLIENT_SECRET);

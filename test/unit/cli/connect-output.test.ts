@@ -84,11 +84,18 @@ describe('connect output', () => {
       link: nangoLink.url,
       tokenFile: '/srv/nanoclaw/data/tokens/alice/google-calendar.json',
       result: row(),
+      refusal: null,
     });
     expect(resultJsonLine(report({ outcome: 'interrupted', link: null, result: null }))).toMatchObject({
       link: null,
       result: null,
     });
+    const refusal = { code: 'OAUTH_ACCESS_DENIED', message: 'access to demo was denied' };
+    expect(resultJsonLine(report({ outcome: 'refused', result: null, refusal }))).toMatchObject({
+      outcome: 'refused',
+      refusal,
+    });
+    expect(exitCodeForConnect({ outcome: 'refused', result: null })).toBe(3);
   });
 
   it('starts with the line to click, then says what the link is', () => {
