@@ -1,9 +1,9 @@
 import type { TokenSourceKind } from '../config/types.js';
 import type { SyncResult } from '../tokens/sync-result.js';
 import { EXIT_INTERRUPTED } from './commands/run.js';
-import { exitCodeForSync } from './commands/sync.js';
+import { exitCodeForSync, renderSyncResults } from './commands/sync.js';
 import { EXIT_ERROR, EXIT_NEEDS_AUTH, EXIT_OK } from './exit-codes.js';
-import { formatDuration, formatRelative, formatTime, renderTable } from './output/table.js';
+import { formatDuration, formatTime } from './output/table.js';
 
 /** How one `nanoclaw connect` ended. */
 export type ConnectOutcome =
@@ -180,17 +180,5 @@ export function renderConnectText(report: ConnectReport, now = Date.now()): stri
 
 /** One row in the columns of `nanoclaw sync`. */
 export function renderResultRow(result: SyncResult, now: number): string {
-  return renderTable(
-    ['OWNER', 'PROVIDER', 'STATE', 'EXPIRES', 'SYNCED AT', 'DETAIL'],
-    [
-      [
-        result.owner,
-        result.provider,
-        result.state,
-        result.expiresAt || result.usable ? formatRelative(result.expiresAt, now) : '-',
-        formatTime(result.syncedAt),
-        result.message ?? '',
-      ],
-    ],
-  );
+  return renderSyncResults([result], now);
 }

@@ -51,7 +51,7 @@ export async function syncCommand(runtime: Runtime, options: SyncCommandOptions)
     text:
       results.length === 0
         ? 'No providers are configured: add some to nanoclaw.config.yaml.'
-        : renderSync(results),
+        : renderSyncResults(results),
   };
 }
 
@@ -84,8 +84,8 @@ function summarize(results: readonly SyncResult[]): SyncSummary {
   };
 }
 
-function renderSync(results: readonly SyncResult[]): string {
-  const now = Date.now();
+/** The sync table for people: one row per (owner, provider). */
+export function renderSyncResults(results: readonly SyncResult[], now = Date.now()): string {
   return renderTable(
     ['OWNER', 'PROVIDER', 'STATE', 'EXPIRES', 'SYNCED AT', 'DETAIL'],
     results.map((result) => [
