@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -9,6 +8,7 @@ import { demoProviderEntries } from '../../src/demo/demo-providers.js';
 import { builtinCallbackUrl } from '../../src/sources/builtin/builtin-urls.js';
 import { startTestOidcServer, type DemoOAuthServer } from '../support/oidc-server.js';
 import { TestDaemon, waitFor } from '../integration/web/daemon-harness.js';
+import { choosePort } from '../../src/cli/free-port.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -16,21 +16,13 @@ const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI)
   throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 let oauth: DemoOAuthServer;
 let daemon: TestDaemon;
 let browser: Browser;
 
 beforeAll(async () => {
   if (!haveChromium) return;
-  const port = await freePort();
+  const port = await choosePort(0);
   const publicUrl = `http://127.0.0.1:${port}`;
   oauth = await startTestOidcServer({ redirectUris: [builtinCallbackUrl(publicUrl, 'demo')] });
   daemon = await TestDaemon.start({

@@ -8,7 +8,7 @@ import { runCli } from '../../src/cli/run-cli.js';
 /** The CLI entry, run through tsx as `npm run nanoclaw` does. */
 export const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** tsx's loader by absolute URL: `--import tsx` would resolve from the temporary working folder. */
-const TSX_LOADER = pathToFileURL(
+export const TSX_LOADER = pathToFileURL(
   createRequire(import.meta.url)
     .resolve('tsx/package.json')
     .replace(/package\.json$/, 'dist/loader.mjs'),

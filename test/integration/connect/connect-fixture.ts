@@ -1,24 +1,18 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { connect as connectTcp } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { runCli } from '../../../src/cli/run-cli.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { authorizeHeadless, CookieJar } from '../../support/oidc-server.js';
+import { TSX_LOADER } from '../../support/cli.js';
 
 const CLI_ENTRY = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
-/** tsx's loader by absolute URL: `--import tsx` would resolve from the temporary working folder. */
-const TSX_LOADER = pathToFileURL(
-  createRequire(import.meta.url)
-    .resolve('tsx/package.json')
-    .replace(/package\.json$/, 'dist/loader.mjs'),
-).href;
 
 /** A temporary folder with a nanoclaw.config.yaml, and the environment that points the CLI at it. */
 export interface Project extends AsyncDisposable {

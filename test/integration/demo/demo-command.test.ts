@@ -1,13 +1,12 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
+
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_ENTRY } from '../../support/cli.js';
+import { CLI_ENTRY, TSX_LOADER } from '../../support/cli.js';
 import {
   containersWithLabel,
   dockerForTests,
@@ -15,12 +14,6 @@ import {
   type DockerForTests,
 } from '../../support/docker.js';
 import { authorizeHeadless, CookieJar } from '../../support/oidc-server.js';
-
-const TSX_LOADER = pathToFileURL(
-  createRequire(import.meta.url)
-    .resolve('tsx/package.json')
-    .replace(/package\.json$/, 'dist/loader.mjs'),
-).href;
 
 type DemoLine = Record<string, unknown> & { type: string };
 

@@ -1,15 +1,15 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTokenFile } from '../../../src/tokens/token-file.js';
 import { dockerForTests } from '../../support/docker.js';
 import { seededRandom } from '../../support/fault-random.js';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
+import { TSX_LOADER } from '../../support/cli.js';
 import { SkillSandbox } from '../../support/skill-sandbox.js';
 
 /**
@@ -20,11 +20,6 @@ import { SkillSandbox } from '../../support/skill-sandbox.js';
  */
 
 const WRITER = fileURLToPath(new URL('../../support/fault-storm-writer.ts', import.meta.url));
-const TSX_LOADER = pathToFileURL(
-  createRequire(import.meta.url)
-    .resolve('tsx/package.json')
-    .replace(/package\.json$/, 'dist/loader.mjs'),
-).href;
 const KILLS = 8;
 /** Temp files write-file-atomic names `<file>.<uint32>`. */
 const TEMP_FILE = /^github\.json\.\d+$/;

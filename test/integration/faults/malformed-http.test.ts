@@ -1,14 +1,13 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_ENTRY } from '../../support/cli.js';
+import { CLI_ENTRY, TSX_LOADER } from '../../support/cli.js';
 import { FakeNangoServer, type FakeConnection } from '../../support/fake-nango-server.js';
 import { recordSecret } from '../../support/secret-scan.js';
 
@@ -19,11 +18,6 @@ import { recordSecret } from '../../support/secret-scan.js';
  * asked, and the event stream carries no event at all (4xx answers emit none, not even `error`).
  */
 
-const TSX_LOADER = pathToFileURL(
-  createRequire(import.meta.url)
-    .resolve('tsx/package.json')
-    .replace(/package\.json$/, 'dist/loader.mjs'),
-).href;
 const SIGNING_KEY = `webhook-signing-${randomBytes(16).toString('hex')}`;
 recordSecret(SIGNING_KEY);
 

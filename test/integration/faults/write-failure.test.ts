@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenGroupFor } from '../../../src/cli/runtime.js';
@@ -17,7 +16,7 @@ import { createLogger } from '../../../src/log/logger.js';
 import { createSources } from '../../../src/sources/create-sources.js';
 import { TokenFolder } from '../../../src/tokens/token-folder.js';
 import { TokenSync } from '../../../src/tokens/token-sync.js';
-import { CLI_ENTRY, runCliInProcess } from '../../support/cli.js';
+import { CLI_ENTRY, runCliInProcess, TSX_LOADER } from '../../support/cli.js';
 import { ManualClock, settle } from '../../support/fault-clock.js';
 import { seededRandom } from '../../support/fault-random.js';
 import { mountTinyFilesystem, type TinyFilesystem } from '../../support/fault-tmpfs.js';
@@ -30,11 +29,6 @@ import { FakeNangoServer } from '../../support/fake-nango-server.js';
  */
 
 const MINUTE = 60_000;
-const TSX_LOADER = pathToFileURL(
-  createRequire(import.meta.url)
-    .resolve('tsx/package.json')
-    .replace(/package\.json$/, 'dist/loader.mjs'),
-).href;
 /** The skill image's user: it may read the token folder (group) but not write it. */
 const OTHER_USER = 10001;
 

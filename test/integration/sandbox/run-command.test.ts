@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,15 +13,11 @@ import {
   TEST_SKILL_IMAGE,
 } from '../../support/docker.js';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
+import { TSX_LOADER } from '../../support/cli.js';
 
 const docker = await dockerForTests();
 
 const CLI_ENTRY = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
-const TSX_LOADER = pathToFileURL(
-  createRequire(import.meta.url)
-    .resolve('tsx/package.json')
-    .replace(/package\.json$/, 'dist/loader.mjs'),
-).href;
 
 interface CliRun {
   exitCode: number | null;

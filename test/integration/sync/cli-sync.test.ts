@@ -1,11 +1,11 @@
 import { readFile, stat, utimes } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StatusCommandJson } from '../../../src/cli/commands/status.js';
 import type { SyncCommandJson } from '../../../src/cli/commands/sync.js';
 import { FakeNangoServer, nangoReplies } from '../../support/fake-nango-server.js';
 import { jsonOf, Project } from './project.js';
+import { choosePort } from '../../../src/cli/free-port.js';
 
 /** The file from the issue, which must keep working as the format grows. */
 const SMALLEST_CONFIG = {
@@ -27,14 +27,6 @@ afterEach(async () => {
   await project.remove();
   expect(leaks).toEqual([]);
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 describe('nanoclaw sync as a process', () => {
   it('writes the token file with the right modes and prints the stable JSON shape', async () => {
@@ -332,7 +324,7 @@ describe('nanoclaw sync', () => {
     await project.run(['sync']);
     const file = project.tokenPath('main', 'google-calendar');
     const before = await readFile(file);
-    const deadHost = `http://127.0.0.1:${await freePort()}`;
+    const deadHost = `http://127.0.0.1:${await choosePort(0)}`;
     const env = { ...project.env, NANGO_HOST: deadHost };
 
     const run = await project.run(['sync', '--force', '--json'], env);

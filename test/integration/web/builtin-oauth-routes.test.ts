@@ -1,26 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { demoProviderEntries } from '../../../src/demo/demo-providers.js';
 import { builtinCallbackUrl } from '../../../src/sources/builtin/builtin-urls.js';
 import { authorizeHeadless, startTestOidcServer, type DemoOAuthServer } from '../../support/oidc-server.js';
 import { TestDaemon } from './daemon-harness.js';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+import { choosePort } from '../../../src/cli/free-port.js';
 
 let oauth: DemoOAuthServer;
 let daemon: TestDaemon;
 let callbackUrl: string;
 
 beforeEach(async () => {
-  const port = await freePort();
+  const port = await choosePort(0);
   const publicUrl = `http://127.0.0.1:${port}`;
   callbackUrl = builtinCallbackUrl(publicUrl, 'demo');
   oauth = await startTestOidcServer({ redirectUris: [callbackUrl] });

@@ -1,18 +1,13 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TSX_LOADER } from '../../support/cli.js';
 
 const CLI_ENTRY = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
-const TSX_LOADER = pathToFileURL(
-  createRequire(import.meta.url)
-    .resolve('tsx/package.json')
-    .replace(/package\.json$/, 'dist/loader.mjs'),
-).href;
 
 interface Served {
   child: ChildProcessByStdio<null, Readable, Readable>;
