@@ -308,12 +308,7 @@ export class SkillRunner {
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
 
-    using redactor = await TokenRedactor.forRun(
-      this.#options.tokenSync.folder,
-      events,
-      owner,
-      skill.providers.map((provider) => provider.name),
-    );
+    using redactor = await TokenRedactor.forRun(this.#options.tokenSync.folder, events, owner);
     const pumping = this.#pump(run.chunks, (stream, line) => {
       if (stream === 'stdout' && !line.truncated && prompts.offer(line.text)) return;
       events.emit({

@@ -24,12 +24,14 @@ export class TokenRedactor {
     return result;
   }
 
-  /** Learns the owner's current tokens for these providers, and every newer one until disposed. */
+  /**
+   * Learns every token in the owner's folder (the container sees all of them, not only the ones its
+   * manifest declares), and every newer one of that owner until disposed.
+   */
   static async forRun(
     folder: TokenFolder,
     events: EventBus,
     owner: string,
-    providers: readonly string[],
   ): Promise<TokenRedactor & Disposable> {
     const redactor = new TokenRedactor();
     const learn = async (provider: string) => {
@@ -39,10 +41,9 @@ export class TokenRedactor {
       redactor.add(stored.file.refresh_token);
     };
     const unsubscribe = events.subscribe((event) => {
-      if (event.type === 'token_synced' && event.owner === owner && providers.includes(event.provider)) {
-        void learn(event.provider);
-      }
+      if (event.type === 'token_synced' && event.owner === owner) void learn(event.provider);
     });
+    const providers = await folder.listProviders(owner).catch((): string[] => []);
     await Promise.all(providers.map(learn));
     return Object.assign(redactor, { [Symbol.dispose]: unsubscribe });
   }
