@@ -12,7 +12,8 @@ export interface SessionStoreOptions {
 }
 
 const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60_000;
-const DEFAULT_LOGIN_CODE_TTL_MS = 24 * 60 * 60_000;
+// Links end up in terminals and logs (`docker logs`): short-lived, and spent on first use.
+const DEFAULT_LOGIN_CODE_TTL_MS = 15 * 60_000;
 const MAX_LOGIN_CODES = 16;
 
 /**
