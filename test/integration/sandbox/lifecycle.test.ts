@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SkillRunner } from '../../../src/sandbox/skill-runner.js';
 import { containersWithLabel, dockerForTests, TEST_SKILL_IMAGE } from '../../support/docker.js';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
 import { SkillSandbox, tokenFingerprint } from '../../support/skill-sandbox.js';
@@ -71,7 +72,8 @@ describe.skipIf(!docker.available)(
                 '-c',
                 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print("started", flush=True); time.sleep(120)',
               ],
-              timeout: 1,
+              // Long enough for a loaded machine to start Python and print before the timeout hits.
+              timeout: 5,
             },
           },
           sleeper: {
@@ -188,11 +190,24 @@ describe.skipIf(!docker.available)(
       if (!docker.available) return;
       // A pid that surely ran and ended on this host: a child that already exited.
       const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+      // A host name of this test alone: any other process cleaning up on this engine (another test
+      // file, a daemon) sees these containers as another host's and leaves them to this runner.
+      const host = `nanoclaw-test-${randomUUID()}`;
+      const runner = new SkillRunner({
+        config: sandbox.runtime.config,
+        catalog: sandbox.catalog,
+        containers: docker.containers,
+        tokenSync: sandbox.runtime.tokenSync,
+        sources: sandbox.runtime.sources.registry,
+        events: sandbox.runtime.events,
+        logger: sandbox.runtime.logger,
+        process: { host, pid: process.pid },
+      });
       const create = async (pid: number) => {
         const container = await docker.docker.createContainer({
           Image: TEST_SKILL_IMAGE,
           Cmd: ['sleep', '300'],
-          Labels: { 'nanoclaw.managed': 'true', 'nanoclaw.host': hostname(), 'nanoclaw.pid': String(pid) },
+          Labels: { 'nanoclaw.managed': 'true', 'nanoclaw.host': host, 'nanoclaw.pid': String(pid) },
           HostConfig: { NetworkMode: 'none', Init: true },
         });
         await container.start();
@@ -201,7 +216,9 @@ describe.skipIf(!docker.available)(
       const orphan = await create(deadPid);
       const alive = await create(process.ppid);
       try {
-        const removed = await sandbox.runner.cleanupLeftovers();
+        // The test's own runner, on the real host, must not take another host's leftovers.
+        expect(await sandbox.runner.cleanupLeftovers()).not.toContain(orphan);
+        const removed = await runner.cleanupLeftovers();
         expect(removed).toContain(orphan);
         expect(removed).not.toContain(alive);
         const remaining = await containersWithLabel(docker.docker, 'nanoclaw.managed', 'true');
