@@ -175,6 +175,8 @@ describe.skipIf(DOCKER_COMPOSE === null && !process.env.CI)('docker-compose.yml'
         'NANOCLAW_HOST_DATA_DIR',
         'NANGO_ENCRYPTION_KEY',
         'NANGO_DB_PASSWORD',
+        'NANGO_DASHBOARD_USERNAME',
+        'NANGO_DASHBOARD_PASSWORD',
       ]),
     );
     for (const name of required) {
