@@ -3,14 +3,22 @@ import {
   type DemoOAuthServer,
   type DemoOAuthServerOptions,
 } from '../../src/demo/demo-oauth-server.js';
+import { recordSecret } from './secret-scan.js';
 
 export { startDemoOAuthServer, type DemoOAuthServer };
 
-/** A real oidc-provider on 127.0.0.1, port 0: the demo server, as the product ships it. */
-export function startTestOidcServer(
+/**
+ * A real oidc-provider on 127.0.0.1, port 0: the demo server, as the product ships it. Its client
+ * secrets are told to the secret scan, so output of child processes configured with them is
+ * checked too (in this process they are only seen once a sync runs).
+ */
+export async function startTestOidcServer(
   options: Partial<DemoOAuthServerOptions> & Pick<DemoOAuthServerOptions, 'redirectUris'>,
 ): Promise<DemoOAuthServer> {
-  return startDemoOAuthServer({ host: '127.0.0.1', port: 0, ...options });
+  const server = await startDemoOAuthServer({ host: '127.0.0.1', port: 0, ...options });
+  recordSecret(server.webClient.clientSecret);
+  recordSecret(server.serviceClient.clientSecret);
+  return server;
 }
 
 /** Cookies of one headless "browser", by name (the demo server is one host, so paths can be ignored). */
