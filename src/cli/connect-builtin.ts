@@ -129,7 +129,7 @@ async function viaTemporaryServer(flow: ConnectFlow, provider: BuiltinProviderCo
             event.type === 'error' &&
             event.code.startsWith('OAUTH_') &&
             event.provider === provider.name &&
-            (event.owner === undefined || event.owner === owner)
+            event.owner === owner
           ) {
             notify({ code: event.code, message: event.message });
           }

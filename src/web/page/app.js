@@ -533,7 +533,7 @@ function isFailedSignIn(event) {
     current !== null &&
     current.waiting &&
     current.provider === event.provider &&
-    (event.owner === undefined || event.owner === current.owner)
+    event.owner === current.owner
   );
 }
 

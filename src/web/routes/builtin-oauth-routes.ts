@@ -116,9 +116,10 @@ export const builtinOAuthRoutes: RouteModule = (context) => [
         if (!(error instanceof NanoclawError)) throw error;
         const { code, message } = describeError(error);
         context.logger.warn({ provider, code }, 'OAuth callback failed');
-        // The page and `nanoclaw connect` wait for this authorization: tell them it ended.
+        // The page and `nanoclaw connect` wait for this authorization: tell them it ended. Only when
+        // the state matched one of ours: this route is public, and any page could call it with junk.
         const owner = error instanceof OAuthFlowError ? error.details.owner : null;
-        context.events.emit({ type: 'error', code, message, provider, ...(owner ? { owner } : {}) });
+        if (owner) context.events.emit({ type: 'error', code, message, provider, owner });
         return resultPage(
           code === 'OAUTH_ACCESS_DENIED' ? 403 : 400,
           false,

@@ -87,9 +87,16 @@ describe('built-in OAuth routes', () => {
     // Whoever waits for these authorizations hears that they ended.
     const failures = daemon.events.filter((event) => event.type === 'error');
     expect(failures).toEqual([
-      expect.objectContaining({ code: 'OAUTH_STATE_INVALID', provider: 'demo' }),
+      expect.objectContaining({ code: 'OAUTH_STATE_INVALID', provider: 'demo', owner: 'alice' }),
       expect.objectContaining({ code: 'OAUTH_ACCESS_DENIED', provider: 'demo', owner: 'bob' }),
     ]);
+  });
+
+  it('emits nothing for a callback whose state is none of ours (any page can call this route)', async () => {
+    const before = daemon.events.length;
+    const forged = await fetch(`${callbackUrl}?state=not-a-state-of-ours&code=x`);
+    expect(forged.status).toBe(400);
+    expect(daemon.events.slice(before)).toEqual([]);
   });
 
   it('answers the page with the start URL for a built-in provider', async () => {
