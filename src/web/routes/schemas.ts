@@ -29,4 +29,5 @@ export const ownerAndProvider = z.strictObject({ owner: ownerId, provider: provi
 export const localPath = z
   .string()
   .max(1024)
-  .regex(/^\/(?![/\\])[^\s\\]*$/, { error: 'expected a path on this server' });
+  // Visible ASCII only: anything else cannot go into a Location header (and could disguise a host).
+  .regex(/^\/(?![/\\])[\x21-\x5b\x5d-\x7e]*$/, { error: 'expected a path on this server' });
