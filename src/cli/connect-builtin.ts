@@ -3,7 +3,7 @@ import { explicitPublicUrl } from '../daemon/daemon.js';
 import { UsageError } from '../errors.js';
 import { isUnexpired } from '../tokens/freshness.js';
 import { generateApiToken } from '../web/auth/api-token.js';
-import { builtinStartPath } from '../web/connections/connection-service.js';
+import { builtinStartPath } from '../sources/builtin/builtin-urls.js';
 import { WebApp } from '../web/web-app.js';
 import {
   DaemonClientError,

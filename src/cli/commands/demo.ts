@@ -7,7 +7,7 @@ import { createLogger } from '../../log/logger.js';
 import { validateOwnerId } from '../../names.js';
 import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
 import type { RunResult } from '../../sandbox/skill-runner.js';
-import { builtinCallbackUrl } from '../../sources/builtin/builtin-urls.js';
+import { builtinCallbackUrl, builtinStartPath } from '../../sources/builtin/builtin-urls.js';
 import { DEMO_PROVIDER, DEMO_USER } from '../../demo/demo-constants.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_OK } from '../exit-codes.js';
@@ -91,9 +91,7 @@ export async function demoCommand(
       ...(dependencies.containers ? { containers: dependencies.containers } : {}),
     });
     try {
-      const authorizeUrl = daemon.createLoginLink(
-        `/auth/oauth/${DEMO_PROVIDER}/start?owner=${encodeURIComponent(owner)}`,
-      );
+      const authorizeUrl = daemon.createLoginLink(builtinStartPath(DEMO_PROVIDER, owner));
       emit({
         type: 'demo_ready',
         url: daemon.url,

@@ -1,3 +1,4 @@
+import { builtinStartPath } from '../../sources/builtin/builtin-urls.js';
 import type { NangoProviderConfig } from '../../config/types.js';
 import { describeError, NanoclawError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -32,11 +33,6 @@ export class ConnectionNotFoundError extends NanoclawError {
   constructor(message: string) {
     super('CONNECTION_NOT_FOUND', message);
   }
-}
-
-/** Where an owner starts the built-in OAuth flow for a provider (the daemon's own route). */
-export function builtinStartPath(provider: string, owner: string): string {
-  return `/auth/oauth/${encodeURIComponent(provider)}/start?owner=${encodeURIComponent(owner)}`;
 }
 
 /**
