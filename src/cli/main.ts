@@ -1,12 +1,10 @@
 #!/usr/bin/env node
 import { runCli } from './run-cli.js';
 
-// The one place that decides how the process ends.
+// The one place that decides how the process ends. The first Ctrl-C or SIGTERM asks the command to
+// stop cleanly; the listeners are gone after it, so a second Ctrl-C ends the process at once.
 const controller = new AbortController();
-const stop = () => {
-  if (controller.signal.aborted) process.exit(130);
-  controller.abort(new Error('interrupted'));
-};
+const stop = () => controller.abort(new Error('interrupted'));
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 

@@ -67,11 +67,6 @@ export class TokenWatcher {
     return watcher;
   }
 
-  /** Restores in progress. */
-  get restoring(): number {
-    return this.#inFlight.size;
-  }
-
   async close(): Promise<void> {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
