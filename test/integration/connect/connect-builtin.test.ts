@@ -1,13 +1,14 @@
 import { readFile, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { choosePort } from '../../../src/cli/free-port.js';
 import { createRuntimeFromConfig } from '../../../src/cli/runtime.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { Daemon } from '../../../src/daemon/daemon.js';
 import { demoProviderEntries } from '../../../src/demo/demo-providers.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { builtinCallbackUrl } from '../../../src/sources/builtin/builtin-urls.js';
+import { recordDataDirSecrets } from '../../support/data-dir-secrets.js';
 import { startTestOidcServer, type DemoOAuthServer } from '../../support/oidc-server.js';
+import { PortTakenError, withChosenPort } from '../../support/port-retry.js';
 import {
   approveInBrowser,
   createProject,
@@ -16,6 +17,7 @@ import {
   runConnectInProcess,
   spawnConnect,
   type Project,
+  type RunningCli,
 } from './connect-fixture.js';
 
 interface DemoSetup {
@@ -31,9 +33,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** The demo OAuth server, registered for the callback on a port picked first, and a project using it. */
-async function demoSetup(): Promise<DemoSetup> {
-  const port = await choosePort(0);
+/**
+ * The demo OAuth server, registered for the callback on a port picked first, and a project using it.
+ * The caller binds the port later: run it in `withChosenPort`.
+ */
+async function demoSetup(port: number): Promise<DemoSetup> {
   const publicUrl = `http://127.0.0.1:${port}`;
   const callbackUrl = builtinCallbackUrl(publicUrl, 'demo');
   const oauth = await startTestOidcServer({ redirectUris: [callbackUrl] });
@@ -48,6 +52,30 @@ async function demoSetup(): Promise<DemoSetup> {
   return { port, publicUrl, callbackUrl, oauth, project };
 }
 
+/**
+ * `nanoclaw connect <args>` against a new demo setup, as a real process, up to its first line (the
+ * link). The command binds the setup's port itself: when someone else took it, it starts over.
+ */
+async function connectWithTemporaryServer(
+  args: readonly string[],
+): Promise<DemoSetup & { run: RunningCli; authorize: Record<string, unknown> }> {
+  return withChosenPort(async (port) => {
+    const setup = await demoSetup(port);
+    const run = spawnConnect(args, setup.project);
+    const first = await Promise.race([run.stdout.nextLine(), run.exited.then(() => null)]);
+    try {
+      const authorize = JSON.parse(first ?? 'null') as Record<string, unknown> | null;
+      if (authorize?.type === 'authorize') return { ...setup, run, authorize };
+    } catch {
+      // Not the link line: the command failed, and says why below.
+    }
+    const ended = await run.exited;
+    const output = run.stdout.text + run.stderr.text;
+    if (output.includes('EADDRINUSE')) throw new PortTakenError(port, output);
+    throw new Error(`connect ended (${JSON.stringify(ended)}) before printing its link:\n${output}`);
+  });
+}
+
 async function tokenFileOf(project: Project, owner: string) {
   const file = project.tokenPath(owner, 'demo');
   const mode = (await stat(file)).mode & 0o777;
@@ -56,10 +84,9 @@ async function tokenFileOf(project: Project, owner: string) {
 
 describe('nanoclaw connect for a built-in provider', () => {
   it('with no daemon running, answers the sign-in itself until the token is on disk, then exits 0', async () => {
-    const { port, publicUrl, callbackUrl, oauth, project } = await demoSetup();
-    const run = spawnConnect(['connect', 'demo', '--owner', 'alice', '--json'], project);
-
-    const authorize = JSON.parse(await run.stdout.nextLine()) as Record<string, unknown>;
+    const { port, publicUrl, callbackUrl, oauth, project, run, authorize } = await connectWithTemporaryServer(
+      ['connect', 'demo', '--owner', 'alice', '--json'],
+    );
     expect(authorize).toMatchObject({
       type: 'authorize',
       provider: 'demo',
@@ -95,19 +122,33 @@ describe('nanoclaw connect for a built-in provider', () => {
       oauth.webClient.clientSecret,
       oauth.serviceClient.clientSecret,
     ]);
+    // What the command stored is known to the secret scan, which reads every line it printed.
+    expect(await recordDataDirSecrets(project.dataDir)).toMatchObject({
+      tokenFiles: 1,
+      grants: 1,
+      key: true,
+    });
     // The temporary server is gone with the command.
     await expectNothingListening(port);
   });
 
   it('with a daemon running, asks it for the login link once and waits for its token file', async () => {
-    const { publicUrl, callbackUrl, oauth, project } = await demoSetup();
     // `nanoclaw serve` for the same project, in this process so its login links can be counted.
-    const { config } = await loadConfig({ env: project.env, cwd: project.dir });
-    const runtime = createRuntimeFromConfig(config, [], { logger: silentLogger() });
-    const daemon = await Daemon.start({ runtime, watch: false });
-    cleanups.push(async () => {
-      await daemon.close();
-      await runtime.close();
+    const { publicUrl, callbackUrl, oauth, project, runtime, daemon } = await withChosenPort(async (port) => {
+      const setup = await demoSetup(port);
+      const { config } = await loadConfig({ env: setup.project.env, cwd: setup.project.dir });
+      const runtime = createRuntimeFromConfig(config, [], { logger: silentLogger() });
+      try {
+        const daemon = await Daemon.start({ runtime, watch: false });
+        cleanups.push(async () => {
+          await daemon.close();
+          await runtime.close();
+        });
+        return { ...setup, runtime, daemon };
+      } catch (error) {
+        await runtime.close();
+        throw error;
+      }
     });
     expect(daemon.url).toBe(publicUrl);
     const loginCodes = vi.spyOn(daemon.web.context.sessions, 'createLoginCode');
@@ -162,9 +203,15 @@ describe('nanoclaw connect for a built-in provider', () => {
   });
 
   it('stops waiting at once when the owner denies, exits 3 and says why', async () => {
-    const { port, callbackUrl, project } = await demoSetup();
-    const run = spawnConnect(['connect', 'demo', '--owner', 'dave', '--json', '--timeout', '600'], project);
-    const authorize = JSON.parse(await run.stdout.nextLine()) as Record<string, unknown>;
+    const { port, callbackUrl, project, run, authorize } = await connectWithTemporaryServer([
+      'connect',
+      'demo',
+      '--owner',
+      'dave',
+      '--json',
+      '--timeout',
+      '600',
+    ]);
 
     const page = await approveInBrowser(String(authorize.url), callbackUrl, 'deny');
     expect(page.status).toBe(403);
@@ -180,9 +227,13 @@ describe('nanoclaw connect for a built-in provider', () => {
   });
 
   it('exits 130 on Ctrl-C while waiting and leaves nothing listening', async () => {
-    const { port, project } = await demoSetup();
-    const run = spawnConnect(['connect', 'demo', '--owner', 'carol', '--json'], project);
-    const authorize = JSON.parse(await run.stdout.nextLine()) as Record<string, unknown>;
+    const { port, project, run, authorize } = await connectWithTemporaryServer([
+      'connect',
+      'demo',
+      '--owner',
+      'carol',
+      '--json',
+    ]);
     expect(authorize.via).toBe('temporary-server');
 
     run.interrupt();

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { runCli } from '../../../src/cli/run-cli.js';
 import { createLogger } from '../../../src/log/logger.js';
+import { recordDataDirSecrets } from '../../support/data-dir-secrets.js';
 import { authorizeHeadless, CookieJar } from '../../support/oidc-server.js';
 import { TSX_LOADER } from '../../support/cli.js';
 
@@ -35,7 +36,11 @@ export async function createProject(
     dataDir,
     env: { NANOCLAW_DATA_DIR: dataDir, NANOCLAW_SKILLS_DIR: path.join(dir, 'skills'), ...env },
     tokenPath: (owner, provider) => path.join(dataDir, 'tokens', owner, `${provider}.json`),
-    [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }),
+    [Symbol.asyncDispose]: async () => {
+      // The CLI processes wrote these where the scan's hooks cannot see: it checks their output for them.
+      await recordDataDirSecrets(dataDir);
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
