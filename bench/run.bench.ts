@@ -16,6 +16,7 @@ import { stringify as toYaml } from 'yaml';
 import { createRuntimeFromConfig } from '../src/cli/runtime.js';
 import { resolveConfig } from '../src/config/resolve-config.js';
 import { silentLogger } from '../src/log/logger.js';
+import { currentProcess } from '../src/sandbox/container-labels.js';
 import { buildContainerSpec } from '../src/sandbox/container-spec.js';
 import { DockerContainerRuntime, toDockerCreateOptions } from '../src/sandbox/docker-container-runtime.js';
 import { SkillCatalog } from '../src/sandbox/skill-catalog.js';
@@ -145,7 +146,8 @@ export default async function runBench(): Promise<RunBenchResult> {
         skillDir: skill.directory,
         tokenFolderGid: null,
         hostNetwork: 'none',
-        process: { host: os.hostname(), pid: process.pid },
+        process: currentProcess(),
+        deadline: Date.now() + 3600_000,
       }),
     );
 

@@ -1,6 +1,9 @@
 import type { ContainerSpec } from './container-runtime.js';
 import {
+  formatDeadline,
+  LABEL_DEADLINE,
   LABEL_HOST,
+  LABEL_INSTANCE,
   LABEL_MANAGED,
   LABEL_OWNER,
   LABEL_PID,
@@ -32,6 +35,8 @@ export interface ContainerSpecInput {
   /** The host's setting: `none` puts every container on no network whatever the manifest says. */
   hostNetwork: 'manifest' | 'none';
   process: ContainerOwnerProcess;
+  /** When the run must be over, in milliseconds since the epoch: past it, anyone may reap the container. */
+  deadline: number;
 }
 
 /** The hardened container for one run of one skill for one owner. Pure: tests read the result. */
@@ -57,6 +62,8 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
       [LABEL_RUN_ID]: input.runId,
       [LABEL_HOST]: input.process.host,
       [LABEL_PID]: String(input.process.pid),
+      [LABEL_INSTANCE]: input.process.instance,
+      [LABEL_DEADLINE]: formatDeadline(input.deadline),
     },
     mounts: [
       { source: input.ownerTokensDir, target: TOKENS_MOUNT, readOnly: true },

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import type { NanoclawConfig, ProviderConfig } from '../config/types.js';
 import { describeError, UnknownProviderError, UsageError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -11,6 +10,7 @@ import type { TokenSources } from '../sources/token-source.js';
 import type { TokenSync } from '../tokens/token-sync.js';
 import { parseAuthRequiredLine, type AuthRequest } from './auth-required-parser.js';
 import {
+  currentProcess,
   isLeftover,
   isProcessAlive,
   MANAGED_LABELS,
@@ -67,7 +67,8 @@ export interface SkillRunnerOptions {
   stopGraceSeconds?: number;
   /** How long to wait for a token source to make a connect URL before announcing without one. */
   connectUrlTimeoutMs?: number;
-  process?: ContainerOwnerProcess;
+  /** Who labels the containers (default: this process); tests name a host of their own. */
+  process?: Partial<ContainerOwnerProcess>;
   /** Told before the default image is built from Dockerfile.skill. */
   onImageBuild?: (image: string, baseImage: string) => void;
 }
@@ -89,6 +90,13 @@ function validateRunId(runId: string): string {
 const CLEANUP_TIMEOUT_MS = 30_000;
 /** After exit, the attach stream drains what is left; a stuck stream is cut after this. */
 const OUTPUT_DRAIN_MS = 5_000;
+/**
+ * Beyond the skill's timeout and stop grace, a run may still take this long to be over: start,
+ * stop, kill and remove are each bounded by the clean-up timeout, and the output drains. It also
+ * absorbs a little clock skew between hosts sharing an engine.
+ */
+const DEADLINE_MARGIN_MS = 4 * CLEANUP_TIMEOUT_MS + OUTPUT_DRAIN_MS;
+const DEFAULT_STOP_GRACE_SECONDS = 5;
 
 function delay(ms: number): { promise: Promise<void>; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
@@ -121,7 +129,11 @@ export class SkillRunner {
         logger: options.logger,
         ...(options.onImageBuild ? { onBuild: options.onImageBuild } : {}),
       });
-    this.#process = options.process ?? { host: hostname(), pid: process.pid };
+    this.#process = { ...currentProcess(), ...options.process };
+  }
+
+  get #stopGraceSeconds(): number {
+    return this.#options.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
   }
 
   /** How many runs are in progress. */
@@ -134,13 +146,15 @@ export class SkillRunner {
     return this.#images.ensure(this.#options.config.sandbox.image, signal);
   }
 
-  /** Removes labelled containers whose owning process is gone (a crashed run or daemon); returns their ids. */
+  /**
+   * Removes labelled containers whose owning process is gone (a crashed run or daemon) or whose run
+   * is past its deadline; returns their ids.
+   */
   async cleanupLeftovers(signal: AbortSignal = NEVER): Promise<string[]> {
     const { containers, logger } = this.#options;
     const found = await containers.listByLabels({ ...MANAGED_LABELS }, signal);
-    const leftovers = found.filter((container) =>
-      isLeftover(container.labels, this.#process, isProcessAlive),
-    );
+    const check = { self: this.#process, isAlive: isProcessAlive, now: Date.now() };
+    const leftovers = found.filter((container) => isLeftover(container.labels, check));
     await Promise.all(leftovers.map((container) => containers.remove(container.id, signal)));
     if (leftovers.length > 0) logger.info({ count: leftovers.length }, 'removed leftover skill containers');
     return leftovers.map((container) => container.id);
@@ -232,6 +246,7 @@ export class SkillRunner {
       tokenFolderGid,
       hostNetwork: config.sandbox.network,
       process: this.#process,
+      deadline: Date.now() + (skill.timeoutSeconds + this.#stopGraceSeconds) * 1000 + DEADLINE_MARGIN_MS,
     });
     // Create and start are not cut off half-way by an abort (Docker might finish them anyway and
     // leave a container we no longer know of); the abort is honoured right after.
@@ -285,7 +300,7 @@ export class SkillRunner {
   }): Promise<RunResult> {
     const { containers, events, logger } = this.#options;
     const { skill, owner, runId, containerId, signal } = run;
-    const grace = this.#options.stopGraceSeconds ?? 5;
+    const grace = this.#stopGraceSeconds;
     const prompts = new AuthPrompts(skill, (provider, scopes) =>
       this.#announce(owner, skill.name, runId, provider, scopes, signal),
     );

@@ -24,7 +24,8 @@ const input: ContainerSpecInput = {
   skillDir: '/srv/nanoclaw/skills/google-calendar',
   tokenFolderGid: 10001,
   hostNetwork: 'manifest',
-  process: { host: 'host-a', pid: 4242 },
+  process: { host: 'host-a', pid: 4242, instance: 'instance-a' },
+  deadline: Date.parse('2030-01-02T03:04:05.000Z'),
 };
 
 describe('buildContainerSpec', () => {
@@ -71,6 +72,8 @@ describe('buildContainerSpec', () => {
       'nanoclaw.run-id': 'run-1',
       'nanoclaw.host': 'host-a',
       'nanoclaw.pid': '4242',
+      'nanoclaw.instance': 'instance-a',
+      'nanoclaw.deadline': '2030-01-02T03:04:05.000Z',
     });
   });
 

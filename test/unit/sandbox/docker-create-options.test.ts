@@ -22,7 +22,8 @@ const spec = buildContainerSpec({
   skillDir: '/skills/hello',
   tokenFolderGid: 1000,
   hostNetwork: 'manifest',
-  process: { host: 'h', pid: 1 },
+  process: { host: 'h', pid: 1, instance: 'i' },
+  deadline: 0,
 });
 
 describe('toDockerCreateOptions', () => {
