@@ -62,7 +62,15 @@ export class TestDaemon {
     const runtime = createRuntimeFromConfig(resolved.config, [], { logger });
     const events: NanoclawEvent[] = [];
     runtime.events.subscribe((event) => events.push(event));
-    const daemon = await Daemon.start({ runtime, host: '127.0.0.1', port: 0, ...options.daemon });
+    let daemon: Daemon;
+    try {
+      daemon = await Daemon.start({ runtime, host: '127.0.0.1', port: 0, ...options.daemon });
+    } catch (error) {
+      // A port taken under a test that chose it: the caller may try again, with nothing left open.
+      await runtime.close();
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
     return new TestDaemon(dir, runtime, daemon, logs, events);
   }
 
