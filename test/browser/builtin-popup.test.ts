@@ -8,7 +8,7 @@ import { demoProviderEntries } from '../../src/demo/demo-providers.js';
 import { builtinCallbackUrl } from '../../src/sources/builtin/builtin-urls.js';
 import { startTestOidcServer, type DemoOAuthServer } from '../support/oidc-server.js';
 import { TestDaemon, waitFor } from '../integration/web/daemon-harness.js';
-import { choosePort } from '../../src/cli/free-port.js';
+import { withChosenPort } from '../support/port-retry.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -22,13 +22,20 @@ let browser: Browser;
 
 beforeAll(async () => {
   if (!haveChromium) return;
-  const port = await choosePort(0);
-  const publicUrl = `http://127.0.0.1:${port}`;
-  oauth = await startTestOidcServer({ redirectUris: [builtinCallbackUrl(publicUrl, 'demo')] });
-  daemon = await TestDaemon.start({
-    config: { providers: demoProviderEntries(oauth) },
-    env: { NANOCLAW_PUBLIC_URL: publicUrl },
-    daemon: { port },
+  // The redirect URI names the daemon's port, so it is chosen first (and again if someone takes it).
+  await withChosenPort(async (port) => {
+    const publicUrl = `http://127.0.0.1:${port}`;
+    oauth = await startTestOidcServer({ redirectUris: [builtinCallbackUrl(publicUrl, 'demo')] });
+    try {
+      daemon = await TestDaemon.start({
+        config: { providers: demoProviderEntries(oauth) },
+        env: { NANOCLAW_PUBLIC_URL: publicUrl },
+        daemon: { port },
+      });
+    } catch (error) {
+      await oauth.close();
+      throw error;
+    }
   });
   browser = await chromium.launch({
     executablePath: CHROMIUM,

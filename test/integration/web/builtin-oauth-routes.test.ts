@@ -5,21 +5,28 @@ import { demoProviderEntries } from '../../../src/demo/demo-providers.js';
 import { builtinCallbackUrl } from '../../../src/sources/builtin/builtin-urls.js';
 import { authorizeHeadless, startTestOidcServer, type DemoOAuthServer } from '../../support/oidc-server.js';
 import { TestDaemon } from './daemon-harness.js';
-import { choosePort } from '../../../src/cli/free-port.js';
+import { withChosenPort } from '../../support/port-retry.js';
 
 let oauth: DemoOAuthServer;
 let daemon: TestDaemon;
 let callbackUrl: string;
 
 beforeEach(async () => {
-  const port = await choosePort(0);
-  const publicUrl = `http://127.0.0.1:${port}`;
-  callbackUrl = builtinCallbackUrl(publicUrl, 'demo');
-  oauth = await startTestOidcServer({ redirectUris: [callbackUrl] });
-  daemon = await TestDaemon.start({
-    config: { providers: demoProviderEntries(oauth) },
-    env: { NANOCLAW_PUBLIC_URL: publicUrl },
-    daemon: { port },
+  // The redirect URI names the daemon's port, so it is chosen first (and again if someone takes it).
+  await withChosenPort(async (port) => {
+    const publicUrl = `http://127.0.0.1:${port}`;
+    callbackUrl = builtinCallbackUrl(publicUrl, 'demo');
+    oauth = await startTestOidcServer({ redirectUris: [callbackUrl] });
+    try {
+      daemon = await TestDaemon.start({
+        config: { providers: demoProviderEntries(oauth) },
+        env: { NANOCLAW_PUBLIC_URL: publicUrl },
+        daemon: { port },
+      });
+    } catch (error) {
+      await oauth.close();
+      throw error;
+    }
   });
 });
 

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { choosePort } from '../../../src/cli/free-port.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_SECONDS,
   parseConnectTimeout,
@@ -13,6 +13,11 @@ import type { ProviderConfig } from '../../../src/config/types.js';
 import { runCliInProcess } from '../../support/cli.js';
 
 const CLIENT_SECRET = 'unit-test-client-secret-never-printed';
+/**
+ * The daemon's port in these tests: privileged and unassigned, so nothing answers there and no other
+ * test can start listening on it between two steps of this one (as it could on a port chosen free).
+ */
+const NO_DAEMON_PORT = '1';
 
 const providers = [
   { name: 'google-calendar', source: 'nango', integration: 'google-calendar', connections: {} },
@@ -65,8 +70,7 @@ describe('nanoclaw connect from the command line', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-connect-unit-'));
-    const port = await choosePort(0);
-    env = { NANOCLAW_DATA_DIR: path.join(dir, 'data'), NANOCLAW_PORT: String(port), SECRET: CLIENT_SECRET };
+    env = { NANOCLAW_DATA_DIR: path.join(dir, 'data'), NANOCLAW_PORT: NO_DAEMON_PORT, SECRET: CLIENT_SECRET };
     await writeFile(
       path.join(dir, 'nanoclaw.config.yaml'),
       JSON.stringify({
@@ -134,7 +138,9 @@ describe('nanoclaw connect from the command line', () => {
       seen.push(request.headers.authorization);
       response.writeHead(401, { 'content-type': 'application/json' }).end('{}');
     });
-    await new Promise<void>((resolve) => server!.listen(Number(env.NANOCLAW_PORT), '127.0.0.1', resolve));
+    // Bound first on a port of the kernel's choosing, then named as the daemon's: no port to lose meanwhile.
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    env.NANOCLAW_PORT = String((server.address() as AddressInfo).port);
     env.NANOCLAW_API_TOKEN = 'an-api-token-of-some-length';
     const result = await run(['example']);
     expect(result.exitCode).toBe(1);
