@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import type { NangoProviderConfig } from '../../../src/config/types.js';
 import { EventBus } from '../../../src/events/event-bus.js';
 import type { NanoclawEvent } from '../../../src/events/types.js';
@@ -115,6 +115,33 @@ async function writeToken(owner: string, name: string): Promise<void> {
 
 const ofType = <T extends NanoclawEvent['type']>(type: T) =>
   seen.filter((event): event is Extract<NanoclawEvent, { type: T }> => event.type === type);
+
+/**
+ * Resolves once every call the spied async methods got so far has settled, and what those calls
+ * started in turn (a read after a listing) has too.
+ */
+async function quiet(spies: readonly MockInstance[]): Promise<void> {
+  for (let settled = -1; ;) {
+    const results = spies.flatMap((spy) => spy.mock.results);
+    if (results.length === settled) return;
+    settled = results.length;
+    await Promise.allSettled(results.map((result) => result.value as unknown));
+    // Everything chained on those promises runs before the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Resolves once `count` more skills have started (their containers run). */
+function skillsStarted(count: number): Promise<void> {
+  let left = count;
+  return new Promise((resolve) => {
+    const unsubscribe = events.subscribe((event) => {
+      if (event.type !== 'skill_started' || --left > 0) return;
+      unsubscribe();
+      resolve();
+    });
+  });
+}
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-runner-'));
@@ -400,11 +427,12 @@ describe('SkillRunner.run', () => {
   it('stopAll stops every run in progress', async () => {
     containers.behaviour = () => {};
     const runner = await newRunner();
+    const started = skillsStarted(2);
     const runs = [
       runner.run({ skill: 'plain', owner: 'alice' }),
       runner.run({ skill: 'plain', owner: 'bob' }),
     ];
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await started;
     expect(runner.activeRuns).toBe(2);
     await runner.stopAll();
     expect((await Promise.all(runs)).map((result) => result.reason)).toEqual(['aborted', 'aborted']);
@@ -506,8 +534,13 @@ describe('SkillRunner output redaction', () => {
       container.exit(0);
     };
     const runner = await newRunner();
+    // The run learns tokens by reading the owner's folder: these say when it has done so.
+    const folderReads = [vi.spyOn(folder, 'listProviders'), vi.spyOn(folder, 'read')];
+    const started = skillsStarted(1);
     const running = runner.run({ skill: 'calendar', owner: 'alice' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await started;
+    // Learning the tokens present at the start is over: only the sync below can teach the new one.
+    await quiet(folderReads);
     const now = new Date();
     await folder.write(
       'alice',
@@ -522,7 +555,8 @@ describe('SkillRunner output redaction', () => {
       now,
     );
     events.emit({ type: 'token_synced', owner: 'alice', provider: 'google-calendar', expiresAt: null });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Printing before the run has read the synced file would fail the test, never pass it.
+    await quiet(folderReads);
     release();
     await running;
     expect(ofType('skill_output').map(({ line }) => line)).toEqual(['now using [redacted]']);
