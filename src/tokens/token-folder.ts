@@ -2,6 +2,7 @@ import { chmod, chown, lstat, mkdir, readFile, readdir, stat, unlink, utimes } f
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { TokenFolderError } from '../errors.js';
+import { fsyncDirectory, makeDirectoryDurable } from '../fs/fsync-directory.js';
 import { isOwnerId, isProviderName, validateOwnerId, validateProviderName } from '../names.js';
 import {
   isSameToken,
@@ -30,7 +31,8 @@ export interface TokenFolderOptions {
 
 /**
  * `data/tokens/<owner>/<provider>.json`: one folder per owner (mounted whole into that owner's
- * containers), atomic writes with fsync, and no write when the token did not change.
+ * containers), atomic writes with fsync of the file and its folder, and no write when the token did
+ * not change.
  */
 export class TokenFolder {
   readonly #group: number | null;
@@ -53,7 +55,7 @@ export class TokenFolder {
   /** Creates the owner's folder with mode 0750 (whatever the umask) and returns its path. */
   async ensureOwnerDir(owner: string): Promise<string> {
     const dir = this.ownerDir(owner);
-    await mkdir(this.root, { recursive: true, mode: TOKEN_DIR_MODE });
+    await makeDirectoryDurable(this.root, TOKEN_DIR_MODE);
     try {
       await mkdir(dir, { mode: TOKEN_DIR_MODE });
     } catch (error) {
@@ -62,6 +64,7 @@ export class TokenFolder {
     }
     await chmod(dir, TOKEN_DIR_MODE);
     if (this.#group !== null) await chown(dir, process.getuid?.() ?? 0, this.#group);
+    await fsyncDirectory(this.root);
     return dir;
   }
 
@@ -107,6 +110,7 @@ export class TokenFolder {
         fsync: true,
         ...(this.#group !== null ? { chown: { uid: process.getuid?.() ?? 0, gid: this.#group } } : {}),
       });
+      await fsyncDirectory(path.dirname(file));
       return 'written';
     } catch (error) {
       if (error instanceof TokenFolderError) throw error;

@@ -1,6 +1,7 @@
-import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
 import { validateOwnerId, validateProviderName } from '../../names.js';
 import { CredentialStoreError } from './builtin-errors.js';
 import { loadEncryptionKey } from './encryption-key.js';
@@ -90,13 +91,17 @@ export class CredentialStore {
     return parseGrant(text, box, { owner, provider, file });
   }
 
-  /** Durable when it returns: the data is fsynced before the rename that makes it visible. */
+  /**
+   * Durable when it returns: the data is fsynced before the rename that makes it visible, and the
+   * folder after it, so a rotated refresh token cannot be lost to a power cut.
+   */
   async write(grant: StoredGrant): Promise<void> {
     const file = this.grantFile(grant.owner, grant.provider);
     const box = await this.open();
     try {
-      await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      await makeDirectoryDurable(path.dirname(file), 0o700);
       await writeFileAtomic(file, serializeGrant(grant, box), { mode: 0o600, fsync: true });
+      await fsyncDirectory(path.dirname(file));
     } catch (error) {
       throw new CredentialStoreError('CREDENTIAL_STORE_WRITE_FAILED', `cannot write ${file}`, {
         cause: error,

@@ -1,6 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
 import { isOwnerId } from '../../names.js';
 
 /**
@@ -79,11 +80,12 @@ export class ConnectionRegistry {
     // Serialize writes so two updates in quick succession land in order.
     const write = this.#writes.then(async () => {
       // A connection can be recorded before any token was written, so the data folder may be new.
-      await mkdir(path.dirname(this.filePath), { recursive: true, mode: 0o750 });
+      await makeDirectoryDurable(path.dirname(this.filePath), 0o750);
       await writeFileAtomic(this.filePath, `${JSON.stringify(entries, null, 2)}\n`, {
         mode: 0o600,
         fsync: true,
       });
+      await fsyncDirectory(path.dirname(this.filePath));
     });
     this.#writes = write.catch(() => {});
     return write;
