@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BuiltinProviderConfig } from '../../../../src/config/types.js';
 import { BuiltinSource } from '../../../../src/sources/builtin/builtin-source.js';
 import { CredentialStore } from '../../../../src/sources/builtin/credential-store.js';
@@ -162,7 +162,8 @@ describe('BuiltinSource refresh outcomes', () => {
     const controller = new AbortController();
     const impatient = fetchAlice(source, controller.signal);
     const patient = fetchAlice(source);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Give up only once the shared refresh is under way (it has the lock and asked the provider).
+    await vi.waitFor(() => expect(protocol.calls).toBe(1), { timeout: 30_000, interval: 10 });
     controller.abort(new Error('caller gave up'));
     await expect(impatient).rejects.toThrow('caller gave up');
     answer({
