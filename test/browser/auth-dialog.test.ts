@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SkillCatalog } from '../../src/sandbox/skill-catalog.js';
 import type { RunRequest, RunResult } from '../../src/sandbox/skill-runner.js';
 import type { SkillRunnerPort } from '../../src/web/skills/skill-runs.js';
@@ -28,9 +28,14 @@ let nango: FakeNangoServer;
 let connectUi: FakeNangoConnectUi;
 let daemon: TestDaemon;
 let browser: Browser;
-let page: Page;
 let skillsDir: string;
-const consoleErrors: string[] = [];
+/** Every browser context a test opened, closed after it. */
+const contexts: BrowserContext[] = [];
+/**
+ * Requests the pages tried to send anywhere but this machine. The page must work with no internet:
+ * each is aborted, and after each test the list must be empty.
+ */
+const outsideRequests = new Set<string>();
 
 /** Plays a run on the event bus as the real runner would, a line at a time, without Docker. */
 const scriptedRunner: SkillRunnerPort = {
@@ -85,18 +90,14 @@ beforeAll(async () => {
       '--disable-sync',
     ],
   });
-  page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
-  page.on('console', (message) => {
-    // Failed requests are listed with their URL below.
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-      consoleErrors.push(message.text());
-    }
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
-  });
   await mkdir(RESULTS_DIR, { recursive: true });
+});
+
+afterEach(async () => {
+  for (const context of contexts.splice(0)) await context.close();
+  const outside = [...outsideRequests];
+  outsideRequests.clear();
+  expect(outside).toEqual([]);
 });
 
 afterAll(async () => {
@@ -111,11 +112,57 @@ afterAll(async () => {
 const tokenFile = (owner: string, provider: string) =>
   path.join(daemon.dir, 'data', 'tokens', owner, `${provider}.json`);
 
+/** This machine: the daemon, the fake Nango and its Connect UI all listen on loopback. */
+function isLocal(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  if (protocol === 'data:' || protocol === 'blob:' || protocol === 'about:') return true;
+  return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]';
+}
+
+/**
+ * A fresh browser (its own cookies) logged in to the page through a login link, with every request
+ * to anywhere but loopback aborted and recorded, and the page's errors collected.
+ */
+async function openPage(): Promise<{ page: Page; consoleErrors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  contexts.push(context);
+  await context.route('**/*', (route) => {
+    const request = route.request();
+    if (isLocal(request.url())) return route.continue();
+    outsideRequests.add(`${request.method()} ${request.url()}`);
+    return route.abort('blockedbyclient');
+  });
+  // Also what a route might not see (a request from a worker, a failed one).
+  context.on('request', (request) => {
+    if (!isLocal(request.url())) outsideRequests.add(`${request.method()} ${request.url()}`);
+  });
+  context.on('requestfailed', (request) => {
+    if (!isLocal(request.url())) outsideRequests.add(`${request.method()} ${request.url()}`);
+  });
+  const page = await context.newPage();
+  page.on('websocket', (socket) => {
+    if (!isLocal(socket.url())) outsideRequests.add(`websocket ${socket.url()}`);
+  });
+  const consoleErrors: string[] = [];
+  page.on('console', (message) => {
+    // Failed requests are listed with their URL below.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      consoleErrors.push(message.text());
+    }
+  });
+  page.on('pageerror', (error) => consoleErrors.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
+  });
+  await page.goto(daemon.daemon.createLoginLink());
+  expect(new URL(page.url()).search).toBe('');
+  await page.locator('#live[data-state="live"]').waitFor();
+  return { page, consoleErrors };
+}
+
 describe.skipIf(!haveChromium)('the page in Chromium', () => {
   it('opens the dialog on auth_required, connects through the Connect UI, and shows the row connected', async () => {
-    await page.goto(daemon.daemon.createLoginLink());
-    expect(new URL(page.url()).search).toBe('');
-    await page.locator('#live[data-state="live"]').waitFor();
+    const { page, consoleErrors } = await openPage();
     const row = page.locator('tr[data-owner="main"][data-provider="google-calendar"]');
     await expect.poll(() => row.getAttribute('data-state')).toBe('missing');
 
@@ -170,7 +217,9 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
   });
 
   it('runs a skill from the page and shows its output as it comes', async () => {
+    const { page, consoleErrors } = await openPage();
     await page.locator('#run-skill option[value="calendar-digest"]').waitFor({ state: 'attached' });
+    await page.locator('#run-owner').fill('erin');
     await page.locator('#run-args').fill('--days 3');
     await page.getByRole('button', { name: 'Run' }).click();
     const run = page.locator('.run').first();
@@ -180,16 +229,28 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await expect.poll(() => run.locator('.badge').textContent(), { timeout: 10_000 }).toBe('finished');
     expect(await run.locator('pre').textContent()).toBe('fetching events…\nargs: --days,3\n');
     await page.screenshot({ path: path.join(RESULTS_DIR, 'skill-run.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
   });
 
   it('shows live activity and lets the row be disconnected', async () => {
+    // An owner of its own, connected through the API as the page's Connect UI would.
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'dora' });
+    const completed = await daemon.api('POST', '/api/auth/complete', {
+      body: { owner: 'dora', provider: 'google-calendar', connectionId: connection.connectionId },
+    });
+    expect(completed.status).toBe(200);
+    expect(existsSync(tokenFile('dora', 'google-calendar'))).toBe(true);
+
+    const { page, consoleErrors } = await openPage();
+    const row = page.locator('tr[data-owner="dora"][data-provider="google-calendar"]');
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('connected');
     page.once('dialog', (confirm) => void confirm.accept());
-    const row = page.locator('tr[data-owner="main"][data-provider="google-calendar"]');
     await row.getByRole('button', { name: 'Disconnect' }).click();
     await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('missing');
     await expect
       .poll(() => page.locator('#activity li').first().textContent())
-      .toContain('google-calendar needs authorization for main (disconnected)');
-    expect(existsSync(tokenFile('main', 'google-calendar'))).toBe(false);
+      .toContain('google-calendar needs authorization for dora (disconnected)');
+    expect(existsSync(tokenFile('dora', 'google-calendar'))).toBe(false);
+    expect(consoleErrors).toEqual([]);
   });
 });
