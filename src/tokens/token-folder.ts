@@ -52,7 +52,10 @@ export class TokenFolder {
     return path.join(this.ownerDir(owner), `${validateProviderName(provider)}.json`);
   }
 
-  /** Creates the owner's folder with mode 0750 (whatever the umask) and returns its path. */
+  /**
+   * Creates the owner's folder with mode 0750 (whatever the umask) and returns its path. With a token
+   * group, an existing folder is given that group and mode too.
+   */
   async ensureOwnerDir(owner: string): Promise<string> {
     const dir = this.ownerDir(owner);
     await makeDirectoryDurable(this.root, TOKEN_DIR_MODE);
@@ -60,12 +63,26 @@ export class TokenFolder {
       await mkdir(dir, { mode: TOKEN_DIR_MODE });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      await this.#repairOwnerDir(dir);
       return dir;
     }
     await chmod(dir, TOKEN_DIR_MODE);
     if (this.#group !== null) await chown(dir, process.getuid?.() ?? 0, this.#group);
     await fsyncDirectory(this.root);
     return dir;
+  }
+
+  /**
+   * A folder made before the token group was set, or by hand as root (group 0), keeps the skill user
+   * out of its own tokens. Only what differs is changed, so the usual call costs one lstat.
+   */
+  async #repairOwnerDir(dir: string): Promise<void> {
+    if (this.#group === null) return;
+    const info = await lstat(dir);
+    // A symlink in place of the folder is not followed: chown would change whatever it points at.
+    if (!info.isDirectory()) return;
+    if (info.gid !== this.#group) await chown(dir, info.uid, this.#group);
+    if ((info.mode & 0o7777) !== TOKEN_DIR_MODE) await chmod(dir, TOKEN_DIR_MODE);
   }
 
   async read(owner: string, provider: string): Promise<StoredToken> {
