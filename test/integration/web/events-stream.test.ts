@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeNangoServer } from '../../support/fake-nango-server.js';
 import { TestDaemon, waitFor } from './daemon-harness.js';
 
 interface SseMessage {
@@ -11,6 +14,8 @@ interface SseMessage {
 /** Reads `/api/events` as a browser would, message by message. */
 class EventStreamClient {
   readonly messages: SseMessage[] = [];
+  /** Every byte received, as text. */
+  raw = '';
   #buffer = '';
   readonly #controller = new AbortController();
   done: Promise<void> = Promise.resolve();
@@ -43,6 +48,7 @@ class EventStreamClient {
   }
 
   #feed(text: string): void {
+    this.raw += text;
     this.#buffer += text;
     let end: number;
     while ((end = this.#buffer.indexOf('\n\n')) >= 0) {
@@ -66,9 +72,12 @@ class EventStreamClient {
 }
 
 let daemon: TestDaemon;
+let nango: FakeNangoServer | undefined;
 
 afterEach(async () => {
   await daemon?.close();
+  await nango?.close();
+  nango = undefined;
 });
 
 function emitSynced(owner: string) {
@@ -161,20 +170,41 @@ describe('GET /api/events', () => {
   });
 
   it('never sends a token in an event', async () => {
-    daemon = await TestDaemon.start();
+    nango = await FakeNangoServer.start();
+    daemon = await TestDaemon.start({ nango });
     const client = await EventStreamClient.open(daemon);
     await waitFor(() => daemon.daemon.web.context.eventLog.subscriberCount === 1);
-    daemon.runtime.events.emit({
-      type: 'auth_required',
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'main' });
+
+    // Nango tells the daemon of the new connection; the daemon fetches the token and writes it.
+    const webhook = await daemon.webhook(
+      JSON.stringify({
+        from: 'nango',
+        type: 'auth',
+        operation: 'creation',
+        success: true,
+        connectionId: connection.connectionId,
+        providerConfigKey: 'google-calendar',
+        provider: 'google-calendar',
+        authMode: 'OAUTH2',
+        environment: 'dev',
+        endUser: { endUserId: 'main', endUserEmail: null, tags: {} },
+      }),
+    );
+    expect(webhook.status).toBe(200);
+    await waitFor(() => client.events.some((message) => message.event === 'token_synced'), 5000, 'sync');
+    const synced = client.events.find((message) => message.event === 'token_synced')!;
+    expect(JSON.parse(synced.data!)).toMatchObject({
+      type: 'token_synced',
       owner: 'main',
       provider: 'google-calendar',
-      scopes: ['calendar.readonly'],
-      skill: 'google-calendar',
-      runId: null,
-      connectUrl: null,
     });
-    await waitFor(() => client.events.length === 1);
-    expect(client.events[0]!.data).not.toContain(daemon.token);
+    // The token the event is about really went through: it is in the file, and nowhere on the stream.
+    const file = path.join(daemon.dir, 'data', 'tokens', 'main', 'google-calendar.json');
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ access_token: connection.accessToken });
+    for (const secret of [connection.accessToken, connection.refreshToken, daemon.token, nango.secretKey]) {
+      expect(client.raw).not.toContain(secret);
+    }
     await client.close();
   });
 });
