@@ -16,6 +16,8 @@ import type { SkillManifest } from './skill-manifest.js';
 /** The skill image's unprivileged user; Dockerfile.skill creates it. */
 export const SKILL_UID = 10001;
 export const SKILL_GID = 10001;
+/** Root's group: never handed to a skill, whatever group owns its token folder. */
+export const ROOT_GID = 0;
 export const TOKENS_MOUNT = '/workspace/tokens';
 export const SKILLS_MOUNT_ROOT = '/opt/nanoclaw/skills';
 export const TMP_OPTIONS = 'rw,noexec,nosuid,size=64m';
@@ -30,7 +32,7 @@ export interface ContainerSpecInput {
   ownerTokensDir: string;
   /** The skill's folder on the host, mounted read-only. */
   skillDir: string;
-  /** Group that owns the owner's token folder; added to the user when it is not the skill's own. */
+  /** Group that owns the owner's token folder; added to the user unless it is the skill's own or root's. */
   tokenFolderGid: number | null;
   /** The host's setting: `none` puts every container on no network whatever the manifest says. */
   hostNetwork: 'manifest' | 'none';
@@ -42,8 +44,8 @@ export interface ContainerSpecInput {
 /** The hardened container for one run of one skill for one owner. Pure: tests read the result. */
 export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
   const { manifest } = input;
-  const groupAdd =
-    input.tokenFolderGid !== null && input.tokenFolderGid !== SKILL_GID ? [String(input.tokenFolderGid)] : [];
+  const gid = input.tokenFolderGid;
+  const groupAdd = gid !== null && gid !== SKILL_GID && gid !== ROOT_GID ? [String(gid)] : [];
   return {
     image: input.image,
     command: [...manifest.command, ...input.args],

@@ -17,7 +17,7 @@ import {
   type ContainerOwnerProcess,
 } from './container-labels.js';
 import type { ContainerRuntime, OutputChunk, OutputStream } from './container-runtime.js';
-import { buildContainerSpec } from './container-spec.js';
+import { buildContainerSpec, ROOT_GID } from './container-spec.js';
 import { LineSplitter, type SplitLine } from './line-splitter.js';
 import { SkillProviderNotConfiguredError } from './sandbox-errors.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
@@ -234,6 +234,7 @@ export class SkillRunner {
       throw error;
     }
     if (signal.aborted) return aborted();
+    if (tokenFolderGid === ROOT_GID) this.#reportRootGroup(owner, skill.name, ownerTokensDir);
 
     const spec = buildContainerSpec({
       manifest: skill,
@@ -267,6 +268,16 @@ export class SkillRunner {
           logger.error({ runId, ...describeError(error) }, 'cannot remove the skill container'),
         );
     }
+  }
+
+  /** The skill runs without root's group, so a folder that only root's group may read hides its tokens. */
+  #reportRootGroup(owner: string, skill: string, folder: string): void {
+    this.#options.logger.warn(
+      { owner, skill, folder, code: 'TOKEN_FOLDER_ROOT_GROUP' },
+      "the owner's token folder belongs to root's group (gid 0), which a skill is never given, so the " +
+        "skill may not read its tokens: give the folder the skills' group (sandbox.tokenGroup; " +
+        'nanoclaw doctor checks it)',
+    );
   }
 
   /** Pre-launch sync: fresh files cost no source request; failures never block the launch. */

@@ -77,10 +77,10 @@ describe('buildContainerSpec', () => {
     });
   });
 
-  it("adds the token folder's group only when it is not the skill user's own", () => {
+  it("adds the token folder's group only when it is neither the skill user's own nor root's", () => {
     expect(buildContainerSpec(input).groupAdd).toEqual([]);
     expect(buildContainerSpec({ ...input, tokenFolderGid: 1000 }).groupAdd).toEqual(['1000']);
-    expect(buildContainerSpec({ ...input, tokenFolderGid: 0 }).groupAdd).toEqual(['0']);
+    expect(buildContainerSpec({ ...input, tokenFolderGid: 0 }).groupAdd).toEqual([]);
   });
 
   it("takes the manifest's network unless the host forces none", () => {

@@ -248,9 +248,9 @@ describe('SkillRunner.run', () => {
       },
     });
     // The folder exists before the launch (Docker would create a root-owned one otherwise), and its
-    // group is added when it is not the skill user's.
+    // group is added when it is neither the skill user's nor root's.
     const gid = (await stat(ownerDir)).gid;
-    expect(container?.spec.groupAdd).toEqual(gid === 10001 ? [] : [String(gid)]);
+    expect(container?.spec.groupAdd).toEqual(gid === 10001 || gid === 0 ? [] : [String(gid)]);
   });
 
   it('forces no network when the host says none', async () => {
