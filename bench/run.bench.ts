@@ -1,10 +1,13 @@
 /**
  * `nanoclaw run` against a bare Docker run, on the real engine.
  *
- * 1. Overhead: a no-op skill that declares 3 providers with warm (fresh) tokens, run through the
- *    SkillRunner (pre-launch sync, owner folder, hardened container, attach and line parsing, removal),
- *    against a bare dockerode create/start/wait/remove of the same image and command. Interleaved, one
- *    of each per round, so drift in the engine hits both alike. Goal: median ratio <= 1.05.
+ * 1. Overhead: a no-op skill that declares 3 providers with warm (fresh) tokens, run three ways:
+ *    through the SkillRunner (pre-launch sync, owner folder, hardened container, attach and line
+ *    parsing, removal); as the whole `nanoclaw run` command in this process (config file, runtime,
+ *    skill catalog, leftover clean-up, then the same run); and as a spawned CLI (Node and tsx start-up
+ *    on top). Each against a bare dockerode create/start/wait/remove of the same image and command.
+ *    Interleaved, one of each per round, so drift in the engine hits all alike. Goal: the command's
+ *    median ratio <= 1.05.
  * 2. Latency: a skill prints lines carrying the wall-clock time it wrote them; a subscriber on the
  *    event bus notes when each `skill_output` event reaches it.
  */
@@ -13,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { stringify as toYaml } from 'yaml';
-import { createRuntimeFromConfig } from '../src/cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from '../src/cli/runtime.js';
 import { resolveConfig } from '../src/config/resolve-config.js';
 import { silentLogger } from '../src/log/logger.js';
 import { currentProcess } from '../src/sandbox/container-labels.js';
@@ -21,6 +24,7 @@ import { buildContainerSpec } from '../src/sandbox/container-spec.js';
 import { DockerContainerRuntime, toDockerCreateOptions } from '../src/sandbox/docker-container-runtime.js';
 import { SkillCatalog } from '../src/sandbox/skill-catalog.js';
 import { SkillRunner } from '../src/sandbox/skill-runner.js';
+import { runCliInProcess, spawnCli } from '../test/support/cli.js';
 import { FakeNangoServer } from '../test/support/fake-nango-server.js';
 import type { BenchmarkResult } from './run.js';
 
@@ -38,9 +42,12 @@ const LATENCY_LINES = 50;
 export interface RunBenchResult extends BenchmarkResult {
   metrics: {
     nanoclawRunMedianMs: number;
+    runCommandMedianMs: number;
+    runProcessMedianMs: number;
     bareDockerMedianMs: number;
     hardenedDockerMedianMs: number;
     ratio: number;
+    commandRatio: number;
     ratioGoal: number;
     lineToEventMedianMs: number;
     lineToEventP95Ms: number;
@@ -56,6 +63,8 @@ function percentile(values: readonly number[], fraction: number): number {
 
 const median = (values: readonly number[]) => percentile(values, 0.5);
 const ms = (value: number) => `${value.toFixed(1)} ms`;
+/** A difference, with its sign. */
+const deltaMs = (value: number) => `${value >= 0 ? '+' : '-'}${ms(Math.abs(value))}`;
 /** Wall-clock milliseconds with sub-millisecond precision, comparable with the container's clock. */
 const wallClockMs = () => performance.timeOrigin + performance.now();
 
@@ -84,6 +93,7 @@ export default async function runBench(): Promise<RunBenchResult> {
   const docker = new Docker();
   const nango = await FakeNangoServer.start();
   const root = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-bench-run-'));
+  let runtime: Runtime | undefined;
   try {
     const skillsDir = path.join(root, 'skills');
     const skills = {
@@ -103,18 +113,18 @@ export default async function runBench(): Promise<RunBenchResult> {
     }
     await chmod(skillsDir, 0o755);
 
-    const resolved = resolveConfig(
-      {
-        dataDir: path.join(root, 'data'),
-        skillsDir,
-        nango: { host: nango.url, secretKey: nango.secretKey },
-        sandbox: { image: IMAGE, baseImage: BASE_IMAGE, network: 'none' },
-        providers: PROVIDERS.map((provider) => ({ name: provider, source: 'nango' })),
-      },
-      { env: {}, cwd: root, configPath: null },
-    );
+    const configFile = {
+      dataDir: path.join(root, 'data'),
+      skillsDir,
+      nango: { host: nango.url, secretKey: nango.secretKey },
+      sandbox: { image: IMAGE, baseImage: BASE_IMAGE, network: 'none' },
+      providers: PROVIDERS.map((provider) => ({ name: provider, source: 'nango' })),
+    };
+    // The command reads the same settings from its config file, as a user's `nanoclaw run` does.
+    await writeFile(path.join(root, 'nanoclaw.config.yaml'), toYaml(configFile));
+    const resolved = resolveConfig(configFile, { env: {}, cwd: root, configPath: null });
     if ('errors' in resolved) throw new Error(resolved.errors.join('\n'));
-    const runtime = createRuntimeFromConfig(resolved.config, [], { logger: silentLogger() });
+    runtime = createRuntimeFromConfig(resolved.config, [], { logger: silentLogger() });
     const runner = new SkillRunner({
       config: resolved.config,
       catalog: await SkillCatalog.load(skillsDir),
@@ -159,11 +169,29 @@ export default async function runBench(): Promise<RunBenchResult> {
       return performance.now() - started;
     };
 
+    const commandEnv = { NANOCLAW_LOG_LEVEL: 'warn' };
+    const runCommandInProcess = async () => {
+      const started = performance.now();
+      const result = await runCliInProcess(['run', 'noop'], { cwd: root, env: commandEnv });
+      if (result.exitCode !== 0) throw new Error(`nanoclaw run exited ${result.exitCode}: ${result.stderr}`);
+      return performance.now() - started;
+    };
+    const runCommandProcess = async () => {
+      const started = performance.now();
+      const result = await spawnCli(['run', 'noop'], { cwd: root, env: commandEnv, timeoutMs: 60_000 });
+      if (result.exitCode !== 0) throw new Error(`nanoclaw run exited ${result.exitCode}: ${result.stderr}`);
+      return performance.now() - started;
+    };
+
     const ours: number[] = [];
+    const command: number[] = [];
+    const spawned: number[] = [];
     const bare: number[] = [];
     const hardened: number[] = [];
     const contestants = [
       { run: nanoclawRun, times: ours },
+      { run: runCommandInProcess, times: command },
+      { run: runCommandProcess, times: spawned },
       { run: () => bareDockerRun(docker, BARE_OPTIONS), times: bare },
       { run: () => bareDockerRun(docker, hardenedOptions), times: hardened },
     ];
@@ -190,18 +218,30 @@ export default async function runBench(): Promise<RunBenchResult> {
     } finally {
       unsubscribe();
     }
-    await runtime.close();
 
     const oursMedian = median(ours);
+    const commandMedian = median(command);
+    const spawnedMedian = median(spawned);
     const bareMedian = median(bare);
     const ratio = oursMedian / bareMedian;
+    const commandRatio = commandMedian / bareMedian;
     return {
       name,
       rows: [
         {
-          measure: `nanoclaw run, no-op skill, ${PROVIDERS.length} warm providers (median of ${ROUNDS})`,
+          measure: `SkillRunner.run, no-op skill, ${PROVIDERS.length} warm providers (median of ${ROUNDS})`,
           value: ms(oursMedian),
           detail: `p95 ${ms(percentile(ours, 0.95))}`,
+        },
+        {
+          measure: `nanoclaw run command in-process, same skill (median of ${ROUNDS})`,
+          value: ms(commandMedian),
+          detail: `p95 ${ms(percentile(command, 0.95))}; ${deltaMs(commandMedian - oursMedian)} over SkillRunner.run`,
+        },
+        {
+          measure: `nanoclaw run as a process (node + tsx), same skill (median of ${ROUNDS})`,
+          value: ms(spawnedMedian),
+          detail: `p95 ${ms(percentile(spawned, 0.95))}; ${deltaMs(spawnedMedian - commandMedian)} over in-process`,
         },
         {
           measure: `bare dockerode create/start/wait/remove (median of ${ROUNDS})`,
@@ -211,12 +251,17 @@ export default async function runBench(): Promise<RunBenchResult> {
         {
           measure: `bare dockerode, the skill's hardened container spec (median of ${ROUNDS})`,
           value: ms(median(hardened)),
-          detail: `p95 ${ms(percentile(hardened, 0.95))}; nanoclaw run / this: ${(oursMedian / median(hardened)).toFixed(3)}`,
+          detail: `p95 ${ms(percentile(hardened, 0.95))}; command / this: ${(commandMedian / median(hardened)).toFixed(3)}`,
         },
         {
-          measure: 'ratio of medians, nanoclaw run / bare (goal <= 1.05)',
+          measure: 'ratio of medians, nanoclaw run command in-process / bare (goal <= 1.05)',
+          value: commandRatio.toFixed(3),
+          detail: `${commandRatio <= 1.05 ? 'meets' : 'misses'} the goal; ${deltaMs(commandMedian - bareMedian)}`,
+        },
+        {
+          measure: 'ratio of medians, SkillRunner.run / bare',
           value: ratio.toFixed(3),
-          detail: `${ratio <= 1.05 ? 'meets' : 'misses'} the goal; +${ms(oursMedian - bareMedian)}`,
+          detail: deltaMs(oursMedian - bareMedian),
         },
         {
           measure: 'token source requests during the timed runs (warm: goal 0)',
@@ -230,16 +275,21 @@ export default async function runBench(): Promise<RunBenchResult> {
         },
       ],
       notes: [
-        'nanoclaw run = SkillRunner.run in this process: pre-launch sync of 3 fresh token files (no source',
-        'request), owner folder, hardened container (read-only root, tmpfs, init, limits, 2 read-only mounts),',
-        'attach + line parsing, wait, removal. "bare" = the same image, command and network setting only.',
+        'SkillRunner.run: pre-launch sync of 3 fresh token files (no source request), owner folder, hardened',
+        'container (read-only root, tmpfs, init, limits, 2 read-only mounts), attach + line parsing, wait, removal.',
+        'nanoclaw run command: runCli(["run", "noop"]) in this process: config file, runtime, skill catalog,',
+        'Docker client, leftover clean-up, then the same run and the runtime closed; the process row adds Node and',
+        'tsx start-up. "bare" = the same image, command and network setting only.',
         `Rounds are interleaved (${ROUNDS} each after ${WARMUP} warm-up rounds); times are wall clock.`,
       ],
       metrics: {
         nanoclawRunMedianMs: oursMedian,
+        runCommandMedianMs: commandMedian,
+        runProcessMedianMs: spawnedMedian,
         bareDockerMedianMs: bareMedian,
         hardenedDockerMedianMs: median(hardened),
         ratio,
+        commandRatio,
         ratioGoal: 1.05,
         lineToEventMedianMs: median(latencies),
         lineToEventP95Ms: percentile(latencies, 0.95),
@@ -247,6 +297,7 @@ export default async function runBench(): Promise<RunBenchResult> {
       },
     };
   } finally {
+    await runtime?.close();
     await nango.close();
     await rm(root, { recursive: true, force: true });
   }
