@@ -42,17 +42,19 @@ describe.skipIf(!docker.available)('the reference skill in a real container', ()
   });
 
   it('reads the token after the pre-launch sync, and never prints it', async () => {
+    // An owner of its own: the test above relies on its owner having no connection.
+    const owner = 'reader';
     const connection = nango.addConnection({
       integration: 'google-calendar',
-      connectionId: 'main',
-      endUserId: 'main',
+      connectionId: owner,
+      endUserId: owner,
       scope: 'calendar calendar.events',
     });
-    const before = nango.requestsTo('getConnection').length;
-    const result = await sandbox.runner.run({ skill: 'google-calendar', owner: 'main', args: ['--check'] });
+    const fetches = () => nango.requestsTo('getConnection', { connectionId: owner }).length;
+    const result = await sandbox.runner.run({ skill: 'google-calendar', owner, args: ['--check'] });
 
     expect(result).toMatchObject({ exitCode: 0, reason: 'exited', authRequired: [] });
-    expect(nango.requestsTo('getConnection').length).toBe(before + 1);
+    expect(fetches()).toBe(1);
     const [line] = sandbox.stdout(result.runId);
     expect(JSON.parse(line ?? 'null')).toEqual({
       provider: 'google-calendar',
@@ -63,9 +65,9 @@ describe.skipIf(!docker.available)('the reference skill in a real container', ()
     });
 
     // A second run finds the file fresh: no request reaches the source.
-    const again = await sandbox.runner.run({ skill: 'google-calendar', owner: 'main', args: ['--check'] });
+    const again = await sandbox.runner.run({ skill: 'google-calendar', owner, args: ['--check'] });
     expect(again.reason).toBe('exited');
-    expect(nango.requestsTo('getConnection').length).toBe(before + 1);
+    expect(fetches()).toBe(1);
 
     const everything = JSON.stringify(sandbox.events);
     for (const secret of nango.secrets) expect(everything).not.toContain(secret);

@@ -118,7 +118,11 @@ describe.skipIf(!docker.available)('nanoclaw run and nanoclaw skills, as a real 
   });
 
   it('--json prints every event as a JSON line and ends with the run result', async () => {
-    const run = await nanoclaw(['run', 'google-calendar', '--json', '--', '--check'], cwd);
+    // An owner with no connection, whatever the other tests connect.
+    const run = await nanoclaw(
+      ['run', 'google-calendar', '--owner', 'json-reader', '--json', '--', '--check'],
+      cwd,
+    );
     const lines = run.stdout
       .trim()
       .split('\n')
@@ -131,22 +135,24 @@ describe.skipIf(!docker.available)('nanoclaw run and nanoclaw skills, as a real 
   });
 
   it('lists skills and whether their tokens are ready, then runs with the token', async () => {
-    const before = await nanoclaw(['skills', '--json'], cwd);
+    // An owner of its own: the tests above rely on theirs having no connection.
+    const owner = 'connected';
+    const before = await nanoclaw(['skills', '--owner', owner, '--json'], cwd);
     const listing = JSON.parse(before.stdout) as {
       skills: Array<{ name: string; owners: Array<{ ready: boolean }> }>;
     };
     expect(listing.skills.find((skill) => skill.name === 'google-calendar')?.owners).toEqual([
-      expect.objectContaining({ owner: 'main', ready: false }),
+      expect.objectContaining({ owner, ready: false }),
     ]);
 
-    nango.addConnection({ integration: 'google-calendar', connectionId: 'main', endUserId: 'main' });
-    const run = await nanoclaw(['run', 'google-calendar', '--', '--check'], cwd);
+    nango.addConnection({ integration: 'google-calendar', connectionId: owner, endUserId: owner });
+    const run = await nanoclaw(['run', 'google-calendar', '--owner', owner, '--', '--check'], cwd);
     expect(run.exitCode).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ provider: 'google-calendar', token_present: true });
     for (const secret of nango.secrets) expect(run.stdout + run.stderr).not.toContain(secret);
 
-    const after = await nanoclaw(['skills'], cwd);
-    expect(after.stdout).toMatch(/google-calendar\s+main\s+yes\s+google-calendar \(fresh\)/);
+    const after = await nanoclaw(['skills', '--owner', owner], cwd);
+    expect(after.stdout).toMatch(/google-calendar\s+connected\s+yes\s+google-calendar \(fresh\)/);
     expect(after.exitCode).toBe(0);
   });
 
