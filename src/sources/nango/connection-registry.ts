@@ -3,6 +3,7 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
 import { isOwnerId } from '../../names.js';
+import { ConnectionRegistryError } from './nango-errors.js';
 
 /**
  * Which Nango connection serves an owner's integration, as learned from the page's connect event,
@@ -31,24 +32,45 @@ export class ConnectionRegistry {
   }
 
   async #read(): Promise<Record<string, Record<string, string>>> {
-    let entries: Record<string, Record<string, string>> = {};
+    let text: string;
     try {
-      const parsed: unknown = JSON.parse(await readFile(this.filePath, 'utf8'));
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-        for (const [owner, byIntegration] of Object.entries(parsed)) {
-          if (!isOwnerId(owner) || !byIntegration || typeof byIntegration !== 'object') continue;
-          const clean: Record<string, string> = {};
-          for (const [integration, connectionId] of Object.entries(byIntegration)) {
-            if (typeof connectionId === 'string') clean[integration] = connectionId;
-          }
-          entries[owner] = clean;
-        }
-      }
+      text = await readFile(this.filePath, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
-      entries = {};
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw this.#unreadable(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, error);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw this.#unreadable('is not valid JSON', error);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw this.#unreadable('is not a JSON object of owners');
+    }
+    const entries: Record<string, Record<string, string>> = {};
+    for (const [owner, byIntegration] of Object.entries(parsed)) {
+      if (!isOwnerId(owner) || !byIntegration || typeof byIntegration !== 'object') continue;
+      const clean: Record<string, string> = {};
+      for (const [integration, connectionId] of Object.entries(byIntegration)) {
+        if (typeof connectionId === 'string') clean[integration] = connectionId;
+      }
+      entries[owner] = clean;
     }
     return entries;
+  }
+
+  /**
+   * A damaged file is reported and left as it is, never replaced by an empty one: that would lose
+   * every owner's connection at the next write.
+   */
+  #unreadable(problem: string, cause?: unknown): ConnectionRegistryError {
+    return new ConnectionRegistryError(
+      'CONNECTION_REGISTRY_UNREADABLE',
+      `the Nango connection registry ${this.filePath} ${problem}; it is left as it is: repair it, or move it ` +
+        'away to have connections found again in Nango by end user',
+      { cause },
+    );
   }
 
   async get(owner: string, integration: string): Promise<string | null> {
@@ -79,13 +101,22 @@ export class ConnectionRegistry {
   #persist(entries: Record<string, Record<string, string>>): Promise<void> {
     // Serialize writes so two updates in quick succession land in order.
     const write = this.#writes.then(async () => {
-      // A connection can be recorded before any token was written, so the data folder may be new.
-      await makeDirectoryDurable(path.dirname(this.filePath), 0o750);
-      await writeFileAtomic(this.filePath, `${JSON.stringify(entries, null, 2)}\n`, {
-        mode: 0o600,
-        fsync: true,
-      });
-      await fsyncDirectory(path.dirname(this.filePath));
+      try {
+        // A connection can be recorded before any token was written, so the data folder may be new.
+        await makeDirectoryDurable(path.dirname(this.filePath), 0o750);
+        await writeFileAtomic(this.filePath, `${JSON.stringify(entries, null, 2)}\n`, {
+          mode: 0o600,
+          fsync: true,
+        });
+        await fsyncDirectory(path.dirname(this.filePath));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new ConnectionRegistryError(
+          'CONNECTION_REGISTRY_WRITE_FAILED',
+          `cannot write the Nango connection registry ${this.filePath}${code ? ` (${code})` : ''}`,
+          { cause: error },
+        );
+      }
     });
     this.#writes = write.catch(() => {});
     return write;

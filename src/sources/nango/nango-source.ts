@@ -1,10 +1,6 @@
 import { sleep } from '../../async/abort.js';
 import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
-import {
-  InvalidSourceResponseError,
-  TokenSourceConfigError,
-  TokenSourceUnavailableError,
-} from '../../errors.js';
+import { NanoclawError, TokenSourceUnavailableError } from '../../errors.js';
 import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { describeNangoFailure, mapNangoFailure } from './map-nango-error.js';
@@ -148,7 +144,8 @@ export class NangoSource implements TokenSource {
   }
 
   #outcomeOfFailure(error: unknown, integration: string, connectionId: string): FetchOutcome {
-    if (error instanceof InvalidSourceResponseError || error instanceof TokenSourceConfigError) throw error;
+    // Our own errors (a bad answer, a wrong key, an unreadable registry) are no HTTP failure to map.
+    if (error instanceof NanoclawError) throw error;
     const failure = describeNangoFailure(error);
     if (failure.status === null && failure.transportCode === null) throw error;
     return mapNangoFailure(failure, { integration, connectionId, now: this.#now() });
