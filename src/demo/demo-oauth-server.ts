@@ -1,5 +1,6 @@
 import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import {
   DEMO_API_PATH,
@@ -35,6 +36,11 @@ export interface DemoOAuthServerOptions {
   serviceClientSecret?: string;
   accessTokenTtlSeconds?: number;
   refreshTokenTtlSeconds?: number;
+  /**
+   * Holds every token-endpoint request this long before it is processed, as a slow or distant
+   * server would: concurrent clients then reliably overlap. 0 (the default) answers at once.
+   */
+  tokenEndpointDelayMs?: number;
 }
 
 /** One call that reached the token endpoint; never the tokens themselves. */
@@ -87,6 +93,14 @@ export async function startDemoOAuthServer(options: DemoOAuthServerOptions): Pro
     clientSecret: options.serviceClientSecret ?? randomBytes(24).toString('base64url'),
   };
   const tokenRequests: DemoTokenRequest[] = [];
+  const tokenEndpointDelayMs = options.tokenEndpointDelayMs ?? 0;
+  if (!Number.isInteger(tokenEndpointDelayMs) || tokenEndpointDelayMs < 0) {
+    throw new Error(
+      `tokenEndpointDelayMs: expected a whole number of milliseconds, got ${tokenEndpointDelayMs}`,
+    );
+  }
+  // Ends the delays of requests still held when the server closes.
+  const closing = new AbortController();
 
   // The issuer names the port, so listen first and hand requests over once the provider exists.
   let handle: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => {
@@ -113,6 +127,7 @@ export async function startDemoOAuthServer(options: DemoOAuthServerOptions): Pro
   });
   provider.use(async (ctx, next) => {
     if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
+    if (tokenEndpointDelayMs > 0) await delay(tokenEndpointDelayMs, undefined, { signal: closing.signal });
     await next();
     const oidc = (ctx as KoaContextWithOIDC).oidc;
     const params = (oidc?.params ?? {}) as Record<string, unknown>;
@@ -140,6 +155,7 @@ export async function startDemoOAuthServer(options: DemoOAuthServerOptions): Pro
   let closed: Promise<void> | null = null;
   const close = () => {
     closed ??= new Promise<void>((resolve) => {
+      closing.abort();
       server.close(() => resolve());
       server.closeAllConnections();
     });
