@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoProviderEntries } from '../../../src/demo/demo-providers.js';
 import { startTestOidcServer, type DemoOAuthServer } from '../../support/oidc-server.js';
+import { recordSecret } from '../../support/secret-scan.js';
 import {
   builtinSource,
   connectOwner,
@@ -16,10 +17,20 @@ import {
 const WORKER = fileURLToPath(new URL('./refresh-worker.ts', import.meta.url));
 const REPOSITORY = fileURLToPath(new URL('../../../', import.meta.url));
 
+/**
+ * How long the server holds each token request. Both workers read the grant well within it, so
+ * without the cross-process lock both would always send the refresh, and the test could not pass by
+ * one worker simply finishing before the other began.
+ */
+const TOKEN_ENDPOINT_DELAY_MS = 500;
+
 let server: DemoOAuthServer;
 
 beforeAll(async () => {
-  server = await startTestOidcServer({ redirectUris: [DEMO_CALLBACK] });
+  server = await startTestOidcServer({
+    redirectUris: [DEMO_CALLBACK],
+    tokenEndpointDelayMs: TOKEN_ENDPOINT_DELAY_MS,
+  });
 });
 afterAll(() => server.close());
 
@@ -97,6 +108,9 @@ describe('two processes refreshing the same grant', () => {
         server.tokenRequests.slice(before).map((request) => [request.grantType, request.status]),
       ).toEqual([['refresh_token', 200]]);
       const stored = (await source.store.read('alice', 'demo'))!;
+      // The workers stored these: the scan's hooks in this process never saw them.
+      recordSecret(stored.accessToken!);
+      recordSecret(stored.refreshToken!);
       const storedHash = createHash('sha256').update(stored.accessToken!).digest('hex');
       expect(results).toEqual([
         { status: 'token', code: null, tokenHash: storedHash },
