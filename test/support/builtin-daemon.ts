@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { choosePort } from '../../src/cli/free-port.js';
 import { createRuntimeFromConfig, type Runtime } from '../../src/cli/runtime.js';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import type { BuiltinProviderConfig } from '../../src/config/types.js';
@@ -15,6 +14,7 @@ import { CredentialStore } from '../../src/sources/builtin/credential-store.js';
 import type { CreatedSources } from '../../src/sources/create-sources.js';
 import { TokenSourceRegistry } from '../../src/sources/token-source.js';
 import { authorizeHeadless, startTestOidcServer, type DemoOAuthServer } from './oidc-server.js';
+import { withChosenPort } from './port-retry.js';
 
 export interface BuiltinDaemonOptions {
   /** The built-in source's clock (state expiry, token times); the real one by default. */
@@ -24,9 +24,6 @@ export interface BuiltinDaemonOptions {
   /** More config file fields (refresh, ...). */
   config?: Record<string, unknown>;
 }
-
-/** How often a port that was free a moment ago may turn out taken before giving up. */
-const LISTEN_ATTEMPTS = 5;
 
 /**
  * A real daemon (`nanoclaw serve` in-process, refresher included) on loopback whose `demo` provider
@@ -50,23 +47,12 @@ export class BuiltinDaemon {
     runtime.events.subscribe((event) => this.events.push(event));
   }
 
-  /**
-   * The redirect URI names the daemon's port, and the demo server must know it before the daemon
-   * listens: pick a free port, and start over on another when someone took it in between.
-   */
-  static async start(options: BuiltinDaemonOptions = {}): Promise<BuiltinDaemon> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await BuiltinDaemon.#startOnce(options);
-      } catch (error) {
-        const taken = error instanceof Error && /EADDRINUSE/.test(error.message);
-        if (!taken || attempt >= LISTEN_ATTEMPTS) throw error;
-      }
-    }
+  /** The redirect URI names the daemon's port, so the demo server must know it before the daemon listens. */
+  static start(options: BuiltinDaemonOptions = {}): Promise<BuiltinDaemon> {
+    return withChosenPort((port) => BuiltinDaemon.#startOn(port, options));
   }
 
-  static async #startOnce(options: BuiltinDaemonOptions): Promise<BuiltinDaemon> {
-    const port = await choosePort(0);
+  static async #startOn(port: number, options: BuiltinDaemonOptions): Promise<BuiltinDaemon> {
     const publicUrl = `http://127.0.0.1:${port}`;
     const callbackUrl = builtinCallbackUrl(publicUrl, DEMO_PROVIDER);
     const oauth = await startTestOidcServer({
