@@ -101,6 +101,21 @@ describe('token folder watcher', () => {
     await new Promise((resolve) => setTimeout(resolve, 600));
     await expect(readFile(tokenFile('alice'))).rejects.toThrow();
     expect(nango.requests).toHaveLength(0);
+
+    // The quiet above meant something only if the watcher still watches: a removal by hand is
+    // restored, with one request of its own and none left over from before.
+    const again = await connect('alice');
+    nango.resetStats();
+    await unlink(tokenFile('alice'));
+    const restored = await waitFor(
+      async () => readFile(tokenFile('alice'), 'utf8').catch(() => undefined),
+      10_000,
+      'restore',
+    );
+    expect(JSON.parse(restored).access_token).toBe(
+      nango.getConnection('google-calendar', again.connectionId)!.accessToken,
+    );
+    expect(nango.requestsTo('getConnection')).toHaveLength(1);
   });
 });
 
