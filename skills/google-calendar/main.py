@@ -112,6 +112,8 @@ def list_events(token):
             payload = json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as err:
         message, reason = api_error_detail(err.read())
+        # An API (or a proxy in front of it) may echo the request, token included: never repeat it.
+        message = message.replace(token, "[redacted]")
         if err.code == 401 or (
             err.code == 403 and ("insufficientPermissions" in reason or "SCOPE_INSUFFICIENT" in reason)
         ):

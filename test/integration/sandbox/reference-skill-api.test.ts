@@ -222,4 +222,16 @@ describe('the reference skill against a Calendar API on loopback', () => {
     expect(result.stderr).toBe('google-calendar: Calendar API returned HTTP 500: Backend Error\n');
     expect(api.requests).toHaveLength(1);
   });
+
+  it('does not repeat the token when the API echoes it back in an error', async () => {
+    await writeTokenFile(new Date(Date.now() + 3600_000));
+    api.answer = { status: 500, body: { error: { code: 500, message: `bad request from Bearer ${token}` } } };
+
+    const result = await run();
+
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(
+      'google-calendar: Calendar API returned HTTP 500: bad request from Bearer [redacted]\n',
+    );
+  });
 });
