@@ -57,10 +57,12 @@ describe('parseNangoWebhook', () => {
     expect(() => parseNangoWebhook({ ...auth, endUser: { endUserId: 'bad/owner' } })).toThrow(
       'body.endUser.endUserId: expected an owner id',
     );
-    try {
-      parseNangoWebhook({ ...auth, providerConfigKey: '' });
-    } catch (error) {
-      expect(error).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
-    }
+    expect(() => parseNangoWebhook({ ...auth, providerConfigKey: '' })).toThrow(
+      expect.objectContaining({
+        status: 400,
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('body.providerConfigKey: must not be empty'),
+      }),
+    );
   });
 });
