@@ -26,7 +26,9 @@ export interface FileWatcher {
 
 /**
  * Watches files under a folder: the one place that knows chokidar. Resolves once the initial scan is
- * done, so "what is there now" has been reported (unless ignored) before the caller goes on.
+ * done, so "what is there now" has been reported (unless ignored) before the caller goes on. An error
+ * before then (the root is a symlink loop, say) closes the watch and rejects; later ones go to
+ * `onError`.
  */
 export async function watchFiles(options: WatchFilesOptions): Promise<FileWatcher> {
   const watcher = watch(options.root, {
@@ -39,11 +41,25 @@ export async function watchFiles(options: WatchFilesOptions): Promise<FileWatche
   watcher.on('add', (path) => options.onEvent({ kind: 'add', path }));
   watcher.on('change', (path) => options.onEvent({ kind: 'change', path }));
   watcher.on('unlink', (path) => options.onEvent({ kind: 'unlink', path }));
-  watcher.on('error', (error) => options.onError(error));
-  await new Promise<void>((resolve, reject) => {
-    watcher.once('ready', () => resolve());
-    watcher.once('error', reject);
-  });
+  let state: 'starting' | 'running' | 'failed' = 'starting';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      watcher.once('ready', () => {
+        if (state === 'starting') state = 'running';
+        resolve();
+      });
+      watcher.on('error', (error) => {
+        if (state === 'running') return options.onError(error);
+        if (state === 'failed') return;
+        state = 'failed';
+        reject(error);
+      });
+    });
+  } catch (error) {
+    // Nobody else holds this watcher: left open, it would keep the process alive for good.
+    await watcher.close();
+    throw error;
+  }
   let closing: Promise<void> | null = null;
   return {
     close: () => {
