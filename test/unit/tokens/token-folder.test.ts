@@ -100,13 +100,16 @@ describe('TokenFolder.write', () => {
     expect(await folder.read('alice', 'github')).toMatchObject({ state: 'present' });
   });
 
-  it('gives folders and files to the token group when one is set', async () => {
-    if (process.getuid?.() !== 0) return;
-    const grouped = new TokenFolder(root, { group: 10001 });
-    await grouped.write('carol', tokenFile(), new Date());
-    expect((await stat(path.join(root, 'carol'))).gid).toBe(10001);
-    expect((await stat(grouped.filePath('carol', 'github'))).gid).toBe(10001);
-  });
+  // Giving a file to another group takes root; elsewhere the test shows as skipped, not passed.
+  it.skipIf(process.getuid?.() !== 0)(
+    'gives folders and files to the token group when one is set',
+    async () => {
+      const grouped = new TokenFolder(root, { group: 10001 });
+      await grouped.write('carol', tokenFile(), new Date());
+      expect((await stat(path.join(root, 'carol'))).gid).toBe(10001);
+      expect((await stat(grouped.filePath('carol', 'github'))).gid).toBe(10001);
+    },
+  );
 });
 
 describe('TokenFolder.read', () => {
