@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenGroupFor } from '../../../src/cli/runtime.js';
 import type { NanoclawConfig } from '../../../src/config/types.js';
 import { resolveConfig } from '../../../src/config/resolve-config.js';
@@ -19,7 +19,8 @@ import { FakeContainerRuntime } from '../../support/docker-fake-container-runtim
 import { ManualClock, settle } from '../../support/fault-clock.js';
 import { seededRandom } from '../../support/fault-random.js';
 import { FakeNangoServer, nangoReplies, type FakeConnection } from '../../support/fake-nango-server.js';
-import { tokenFingerprint } from '../../support/skill-sandbox.js';
+import { containersWithLabel, dockerForTests } from '../../support/docker.js';
+import { SkillSandbox, tokenFingerprint } from '../../support/skill-sandbox.js';
 
 /**
  * The token source down for hours, on a fake clock: the refresher and the pre-launch sync talk to
@@ -244,4 +245,69 @@ it(`keeps launching with the last good token through hours of outage, backs off 
     `source down for ${(outageMs / HOUR).toFixed(1)} h (fake clock): ${delays.length} refresh attempts, ` +
       `${launches} launches, ${requests - 1} source requests; backoff ${delays.map((delay) => Math.round(delay / 1000)).join(', ')} s`,
   );
+});
+
+const docker = await dockerForTests();
+
+/** Prints what token it was given: `valid|expired <fingerprint>`, or asks for one when there is none. */
+const TOKEN_READER = String.raw`
+import datetime, hashlib, json
+try:
+    token = json.load(open("/workspace/tokens/github.json"))
+except OSError:
+    print("AUTH_REQUIRED:github")
+    raise SystemExit(0)
+expires = datetime.datetime.fromisoformat(token["expires_at"].replace("Z", "+00:00"))
+state = "valid" if expires > datetime.datetime.now(datetime.timezone.utc) else "expired"
+print(state, hashlib.sha256(token["access_token"].encode()).hexdigest()[:16])
+`;
+
+describe.skipIf(!docker.available)('a real container launched while the source is down', () => {
+  it('starts with the still-valid token it had, after the pre-launch sync failed', async () => {
+    if (!docker.available) return;
+    await using outageNango = await FakeNangoServer.start();
+    await using sandbox = await SkillSandbox.create({
+      nango: outageNango,
+      containers: docker.containers,
+      providers: [{ name: 'github' }],
+      skills: {
+        'token-reader': {
+          manifest: {
+            command: ['python3', '/opt/nanoclaw/skills/token-reader/main.py'],
+            providers: [{ name: 'github' }],
+            timeout: 60,
+          },
+          files: { 'main.py': TOKEN_READER },
+        },
+      },
+    });
+    const owner = 'outage';
+    // The last sync left a token with three minutes to go: inside the refresh margin (5 minutes), so
+    // the launch asks the source first, and still good for the run.
+    const connection = outageNango.addConnection({
+      integration: 'github',
+      connectionId: owner,
+      endUserId: owner,
+      expiresAt: new Date(Date.now() + 3 * 60_000),
+    });
+    await sandbox.writeToken(owner, 'github', connection.accessToken, 3 * 60_000);
+    const file = sandbox.runtime.folder.filePath(owner, 'github');
+    const goodBytes = await readFile(file);
+
+    outageNango.reply({ route: 'getConnection' }, nangoReplies.serverError(503));
+    outageNango.resetStats();
+    const result = await sandbox.runner.run({ skill: 'token-reader', owner });
+
+    expect(result).toMatchObject({ exitCode: 0, reason: 'exited', authRequired: [] });
+    expect(sandbox.stdout(result.runId)).toEqual([`valid ${tokenFingerprint(connection.accessToken)}`]);
+    // The sync did ask, and was refused; the file it had stayed as it was.
+    expect(outageNango.requestsTo('getConnection', { connectionId: owner })).toHaveLength(1);
+    expect((await readFile(file)).equals(goodBytes)).toBe(true);
+    expect(
+      sandbox.events.filter((event) => event.type === 'token_needs_auth' || event.type === 'auth_required'),
+    ).toEqual([]);
+    expect(await containersWithLabel(docker.docker, 'nanoclaw.run-id', result.runId)).toEqual([]);
+    const everything = JSON.stringify(sandbox.events);
+    for (const secret of outageNango.secrets) expect(everything).not.toContain(secret);
+  });
 });
