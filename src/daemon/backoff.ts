@@ -1,6 +1,6 @@
 /** First retry delay after a failed refresh. */
 export const BACKOFF_MIN_MS = 1_000;
-/** Retries never wait longer than this (unless the source asks for more with Retry-After). */
+/** Retries never wait longer than this, whatever a Retry-After asks for. */
 export const BACKOFF_MAX_MS = 5 * 60_000;
 
 /**
@@ -13,7 +13,10 @@ export function nextBackoffMs(previousMs: number | null, random: () => number): 
   return Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, step));
 }
 
-/** How long to wait before retrying: the backoff, or longer when the source said so (Retry-After, cooldown). */
+/**
+ * How long to wait before retrying: the backoff, or longer when the source said so (Retry-After,
+ * cooldown), but never past the cap: a source asking for hours must not stop refreshes for hours.
+ */
 export function retryDelayMs(backoffMs: number, retryAfterMs: number | null): number {
-  return Math.max(backoffMs, retryAfterMs ?? 0);
+  return Math.max(backoffMs, Math.min(retryAfterMs ?? 0, BACKOFF_MAX_MS));
 }

@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { parseRetryAfter } from '../retry-after.js';
 
 export type OAuthFailureKind =
   /** The code or refresh token is no longer good: the owner must authorize again. */
@@ -59,15 +60,6 @@ const TRANSIENT_CODES = new Set(['temporarily_unavailable', 'server_error', 'slo
 /** A provider-sent error code, only if it looks like one (it ends up in messages and pages). */
 export function cleanProviderError(value: unknown): string | null {
   return typeof value === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : null;
-}
-
-/** Retry-After is either delay-seconds or an HTTP date. */
-export function parseRetryAfter(header: string | null, now: number): number | null {
-  if (header === null) return null;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
 function byStatus(status: number): OAuthFailureKind {

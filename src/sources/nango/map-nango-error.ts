@@ -1,4 +1,5 @@
 import { InvalidSourceResponseError, NanoclawError, TokenSourceConfigError } from '../../errors.js';
+import { parseRetryAfter } from '../retry-after.js';
 import type { FetchOutcome } from '../token-source.js';
 
 /** What an HTTP failure looked like, pulled out of the SDK's axios error so mapping stays pure. */
@@ -42,18 +43,6 @@ export function describeNangoFailure(error: unknown): NangoFailure {
           : null,
     transportCode: typeof value?.code === 'string' ? value.code : null,
   };
-}
-
-/** Retry-After is either delay-seconds or an HTTP date. */
-export function parseRetryAfter(header: string | null, now: number): number | null {
-  if (header === null) return null;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  // Date.parse takes almost anything ("-5", "1.5"); an HTTP date always names a day or month.
-  if (!/[A-Za-z]/.test(trimmed)) return null;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return null;
-  return Math.max(0, date - now);
 }
 
 export interface NangoErrorContext {

@@ -1,10 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { describe, expect, it } from 'vitest';
-import {
-  classifyOAuthFailure,
-  cleanProviderError,
-  parseRetryAfter,
-} from '../../../../src/sources/builtin/map-oauth-error.js';
+import { classifyOAuthFailure, cleanProviderError } from '../../../../src/sources/builtin/map-oauth-error.js';
+import { parseRetryAfter } from '../../../../src/sources/retry-after.js';
 
 const as: oauth.AuthorizationServer = {
   issuer: 'https://login.example.com',

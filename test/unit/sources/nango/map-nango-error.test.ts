@@ -4,9 +4,9 @@ import {
   describeNangoFailure,
   mapNangoFailure,
   NANGO_REFRESH_COOLDOWN_MS,
-  parseRetryAfter,
   type NangoFailure,
 } from '../../../../src/sources/nango/map-nango-error.js';
+import { parseRetryAfter } from '../../../../src/sources/retry-after.js';
 
 const NOW = Date.parse('2030-01-01T12:00:00.000Z');
 const CONTEXT = { integration: 'google-calendar', connectionId: 'conn-1', now: NOW };

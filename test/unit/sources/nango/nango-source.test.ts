@@ -330,7 +330,7 @@ describe('NangoSource: the rate limit', () => {
   it('answers unavailable at once when Retry-After is longer than it will wait', async () => {
     const source = createSource({ maxRetryWaitMs: 30_000 });
     api.getAnswers.push(() => {
-      throw httpError(429, 'too_many_request', { 'retry-after': '600' });
+      throw httpError(429, 'too_many_request', { 'retry-after': '240' });
     });
     const first = await source.fetchToken({
       owner: 'main',
@@ -338,17 +338,17 @@ describe('NangoSource: the rate limit', () => {
       force: false,
       signal,
     });
-    expect(first).toMatchObject({ status: 'unavailable', code: 'RATE_LIMITED', retryAfterMs: 600_000 });
+    expect(first).toMatchObject({ status: 'unavailable', code: 'RATE_LIMITED', retryAfterMs: 240_000 });
     const second = await source.fetchToken({
       owner: 'main',
       provider: provider('slack'),
       force: false,
       signal,
     });
-    expect(second).toMatchObject({ status: 'unavailable', code: 'RATE_LIMITED', retryAfterMs: 600_000 });
+    expect(second).toMatchObject({ status: 'unavailable', code: 'RATE_LIMITED', retryAfterMs: 240_000 });
     expect(slept).toEqual([]);
     expect(api.count('getConnection')).toBe(1);
-    clock += 600_000;
+    clock += 240_000;
     expect(
       await source.fetchToken({ owner: 'main', provider: provider('slack'), force: false, signal }),
     ).toMatchObject({
