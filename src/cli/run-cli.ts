@@ -4,13 +4,14 @@ import type { CommandResult } from './command-result.js';
 import { CONNECT_HELP, connectCommand } from './commands/connect.js';
 import { demoCommand } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
-import { runCommand } from './commands/run.js';
+import { EXIT_INTERRUPTED, runCommand } from './commands/run.js';
 import { parseHost, parsePort, serveCommand } from './commands/serve.js';
 import type { ConfigOverrides } from '../config/resolve-config.js';
 import { skillsCommand } from './commands/skills.js';
 import { statusCommand } from './commands/status.js';
 import { syncCommand } from './commands/sync.js';
 import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { InterruptedError } from './interrupted-error.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
 export interface CliIo {
@@ -68,7 +69,7 @@ export async function runCli(
     .option('--all-owners', 'sync every known owner')
     .option('--force', 'ask the source to refresh even fresh tokens')
     .addOption(jsonOption())
-    .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n  130  interrupted (Ctrl-C)\n`)
     .action(
       (
         providers: string[],
@@ -251,11 +252,32 @@ function printResult(result: CommandResult, json: boolean, io: CliIo): void {
   } else if (result.text !== '') io.stdout.write(`${result.text}\n`);
 }
 
-function reportFailure(error: unknown, json: boolean, io: CliIo): number {
-  const usage =
-    error instanceof ConfigError ||
-    error instanceof UsageError ||
-    (error instanceof NanoclawError && error.code === 'INVALID_NAME');
+/**
+ * Codes of errors the user fixes in the command line, the configuration or a skill folder: an invalid
+ * name, an unknown skill, an invalid manifest, a provider that is not configured (also one a skill
+ * declares).
+ */
+const USAGE_ERROR_CODES: ReadonlySet<string> = new Set([
+  'INVALID_NAME',
+  'UNKNOWN_SKILL',
+  'INVALID_MANIFEST',
+  'UNKNOWN_PROVIDER',
+]);
+
+/** 2 for usage and configuration errors, 130 when the user interrupted the command, else 1. */
+function exitCodeForFailure(error: unknown): number {
+  if (error instanceof InterruptedError) return EXIT_INTERRUPTED;
+  if (error instanceof ConfigError || error instanceof UsageError) return EXIT_USAGE;
+  if (error instanceof NanoclawError && USAGE_ERROR_CODES.has(error.code)) return EXIT_USAGE;
+  return EXIT_ERROR;
+}
+
+function reportFailure(thrown: unknown, json: boolean, io: CliIo): number {
+  // Whatever broke once Ctrl-C was pressed (an aborted request, say) broke because of it.
+  const error =
+    io.signal.aborted && !(thrown instanceof InterruptedError)
+      ? new InterruptedError('', { cause: thrown })
+      : thrown;
   const described = describeError(error);
   if (json) {
     const body: Record<string, unknown> = { ...described };
@@ -268,5 +290,5 @@ function reportFailure(error: unknown, json: boolean, io: CliIo): number {
   } else {
     io.stderr.write(`nanoclaw: ${described.message} (${described.code})\n`);
   }
-  return usage ? EXIT_USAGE : EXIT_ERROR;
+  return exitCodeForFailure(error);
 }

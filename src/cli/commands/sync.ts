@@ -2,6 +2,7 @@ import { UsageError } from '../../errors.js';
 import { validateProviderName } from '../../names.js';
 import type { SyncResult } from '../../tokens/sync-result.js';
 import type { CommandResult } from '../command-result.js';
+import { InterruptedError } from '../interrupted-error.js';
 import { EXIT_ERROR, EXIT_NEEDS_AUTH, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { selectOwners, type OwnerSelection } from '../owners.js';
 import { formatRelative, formatTime, renderTable } from '../output/table.js';
@@ -41,10 +42,18 @@ export async function syncCommand(runtime: Runtime, options: SyncCommandOptions)
   }
   const owners = await selectOwners(runtime, options);
   const targets = owners.flatMap((owner) => names.map((provider) => ({ owner, provider })));
-  const results = await runtime.tokenSync.syncMany(targets, {
-    force: options.force ?? false,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  let results: SyncResult[];
+  try {
+    results = await runtime.tokenSync.syncMany(targets, {
+      force: options.force ?? false,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    if (options.signal?.aborted) throw interrupted(error);
+    throw error;
+  }
+  // The requests cut short read as errors; what matters is that the sync did not finish.
+  if (options.signal?.aborted) throw interrupted();
   return {
     exitCode: exitCodeForSync(results),
     json: { results, summary: summarize(results) } satisfies SyncCommandJson,
@@ -53,6 +62,14 @@ export async function syncCommand(runtime: Runtime, options: SyncCommandOptions)
         ? 'No providers are configured: add some to nanoclaw.config.yaml.'
         : renderSyncResults(results),
   };
+}
+
+function interrupted(cause?: unknown): InterruptedError {
+  return new InterruptedError(
+    'the sync stopped before it was done; token files already written are kept and the others are ' +
+      'unchanged (nanoclaw status shows them)',
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /**

@@ -187,6 +187,6 @@ describe.skipIf(!docker.available)('nanoclaw run and nanoclaw skills, as a real 
   it('rejects an unknown skill before touching Docker', async () => {
     const run = await nanoclaw(['run', 'no-such-skill'], cwd);
     expect(run.stderr).toContain('skill "no-such-skill" not found');
-    expect(run.exitCode).toBe(1);
+    expect(run.exitCode).toBe(2);
   });
 });
