@@ -5,14 +5,20 @@ import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../log/logger.js';
 import type { FetchOutcome, TokenSources } from '../sources/token-source.js';
 import { assessFreshness, isUnexpired, type Freshness } from './freshness.js';
+import { raceWithSignal } from '../async/abort.js';
 import { SingleFlight } from '../async/single-flight.js';
 import type { SyncResult } from './sync-result.js';
 import { buildTokenFile } from './token-file.js';
 import type { StoredToken, TokenFolder } from './token-folder.js';
+import { TokenSyncClosedError } from './token-sync-closed-error.js';
 
 export interface SyncOptions {
-  /** Ask the source to refresh even when the token is fresh. */
+  /** Ask the source to refresh even when the token is fresh, in a request that starts after this call. */
   force?: boolean;
+  /**
+   * Ends this caller's wait: it answers `error` with the signal's reason at once, while the request
+   * it may share with others goes on and still writes the file.
+   */
   signal?: AbortSignal;
 }
 
@@ -48,6 +54,9 @@ const NEVER = new AbortController().signal;
  * Keeps `data/tokens` in step with the token sources: skips the network while a file is fresh, makes
  * one source request per (owner, provider) however many callers ask, bounds parallel requests, and
  * never truncates or deletes a good file because a source failed.
+ *
+ * A shared request runs on this object's own lifetime, not on the signal of whoever asked first: a
+ * caller that gives up must not fail the others, nor leave the file unwritten. `close` ends it.
  */
 export class TokenSync {
   readonly #providers: Map<string, ProviderConfig>;
@@ -60,6 +69,7 @@ export class TokenSync {
   readonly #maxAgeMs: number;
   readonly #limit: LimitFunction;
   readonly #inFlight = new SingleFlight<SyncResult>();
+  readonly #lifetime = new AbortController();
 
   constructor(options: TokenSyncOptions) {
     this.#providers = new Map(options.config.providers.map((provider) => [provider.name, provider]));
@@ -92,18 +102,31 @@ export class TokenSync {
     return this.#limit.activeCount + this.#limit.pendingCount;
   }
 
-  /** Syncs one owner's provider; the network is skipped while its file is fresh unless forced. */
+  /**
+   * Syncs one owner's provider; the network is skipped while its file is fresh unless forced. A
+   * forced call never settles for a request that started before it: the owner may just have
+   * authorized, and an older answer may predate that.
+   */
   async sync(owner: string, providerName: string, options: SyncOptions = {}): Promise<SyncResult> {
     const provider = this.provider(providerName);
-    if (!options.force) {
+    const signal = options.signal ?? NEVER;
+    const force = options.force ?? false;
+    if (!force) {
       const stored = await this.#folder.read(owner, provider.name);
       if (stored.state === 'present' && this.#freshnessOf(stored) === 'fresh') {
         return this.#result(owner, provider.name, 'fresh', stored, { fetched: false });
       }
     }
-    return this.#inFlight.run(`${owner}\u0000${provider.name}`, () =>
-      this.#fetchAndStore(owner, provider, options),
-    );
+    if (signal.aborted) return this.#gaveUp(owner, provider.name, signal.reason);
+    const key = `${owner}\u0000${provider.name}`;
+    const work = () => this.#fetchAndStore(owner, provider, force);
+    const shared = force ? this.#inFlight.runFresh(key, work) : this.#inFlight.run(key, work);
+    try {
+      return await raceWithSignal(shared, signal);
+    } catch (error) {
+      if (signal.aborted && error === signal.reason) return this.#gaveUp(owner, provider.name, error);
+      throw error;
+    }
   }
 
   /** Syncs many (owner, provider) pairs in parallel under the concurrency bound. */
@@ -156,16 +179,24 @@ export class TokenSync {
     });
   }
 
-  async #fetchAndStore(owner: string, provider: ProviderConfig, options: SyncOptions): Promise<SyncResult> {
-    const signal = options.signal ?? NEVER;
+  /**
+   * Cuts short the source requests in flight or queued, and returns once they and any file write
+   * they started have settled. Syncs asked for afterwards answer `TOKEN_SYNC_CLOSED`.
+   */
+  async close(): Promise<void> {
+    if (!this.#lifetime.signal.aborted) this.#lifetime.abort(new TokenSyncClosedError());
+    await this.#inFlight.idle();
+  }
+
+  async #fetchAndStore(owner: string, provider: ProviderConfig, force: boolean): Promise<SyncResult> {
+    const signal = this.#lifetime.signal;
     let outcome: FetchOutcome;
     try {
       // The bound is on source requests; the file write (an fsync) happens after the slot is free.
-      outcome = await this.#limit(() =>
-        this.#sources
-          .sourceFor(provider)
-          .fetchToken({ owner, provider, force: options.force ?? false, signal }),
-      );
+      outcome = await this.#limit(() => {
+        signal.throwIfAborted();
+        return this.#sources.sourceFor(provider).fetchToken({ owner, provider, force, signal });
+      });
     } catch (error) {
       return this.#failed(owner, provider.name, error);
     }
@@ -230,11 +261,24 @@ export class TokenSync {
   }
 
   async #failed(owner: string, provider: string, error: unknown): Promise<SyncResult> {
-    const { code, message } = describeError(error);
-    this.#logger.error({ owner, provider, code, message }, 'token sync failed');
-    this.#events.emit({ type: 'error', code, message, owner, provider });
+    const closing = this.#lifetime.signal.aborted;
+    const { code, message } = describeError(closing ? this.#lifetime.signal.reason : error);
+    if (closing) {
+      // Cut short on purpose by close(): nothing failed that anyone must be told about.
+      this.#logger.debug({ owner, provider, code }, 'token sync stopped by shutdown');
+    } else {
+      this.#logger.error({ owner, provider, code, message }, 'token sync failed');
+      this.#events.emit({ type: 'error', code, message, owner, provider });
+    }
     const stored = await this.#folder.read(owner, provider).catch((): StoredToken => ({ state: 'missing' }));
     return this.#result(owner, provider, 'error', stored, { fetched: true, code, message });
+  }
+
+  /** This caller stopped waiting; nothing failed, so there is no error event or error log line. */
+  async #gaveUp(owner: string, provider: string, reason: unknown): Promise<SyncResult> {
+    const { code, message } = describeError(reason);
+    const stored = await this.#folder.read(owner, provider).catch((): StoredToken => ({ state: 'missing' }));
+    return this.#result(owner, provider, 'error', stored, { fetched: false, code, message });
   }
 
   #result(

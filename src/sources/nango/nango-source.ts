@@ -1,4 +1,4 @@
-import { sleep } from '../../async/abort.js';
+import { raceWithSignal, sleep } from '../../async/abort.js';
 import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
 import { NanoclawError, TokenSourceUnavailableError } from '../../errors.js';
 import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
@@ -42,6 +42,8 @@ export class NangoSource implements TokenSource {
   readonly #lists = new Map<string, { at: number; list: Promise<NangoConnectionSummary[]> }>();
   /** While Nango's rate limit is in force, every call waits for it rather than adding to the pile. */
   #pausedUntil = 0;
+  /** A request several callers share runs on this signal, not on the first caller's. */
+  readonly #lifetime = new AbortController();
 
   constructor(options: NangoSourceOptions) {
     this.#api = options.api;
@@ -106,17 +108,24 @@ export class NangoSource implements TokenSource {
     return listed?.connectionId ?? owner;
   }
 
+  /**
+   * The owner's connections, listed once for every caller that asks meanwhile. Each caller's signal
+   * ends only its own wait: one that gives up must not fail the others.
+   */
   #listConnections(owner: string, signal: AbortSignal): Promise<NangoConnectionSummary[]> {
     const cached = this.#lists.get(owner);
-    if (cached && this.#now() - cached.at < this.#listTtlMs) return cached.list;
+    if (cached && this.#now() - cached.at < this.#listTtlMs) return raceWithSignal(cached.list, signal);
+    if (signal.aborted) return Promise.reject(signal.reason);
     // Cached before the first await, so every caller that arrives meanwhile shares this one request.
-    const list = this.#api.listConnections({ endUserId: owner, signal }).then(parseConnectionList);
+    const list = this.#api
+      .listConnections({ endUserId: owner, signal: this.#lifetime.signal })
+      .then(parseConnectionList);
     const entry = { at: this.#now(), list };
     this.#lists.set(owner, entry);
     list.catch(() => {
       if (this.#lists.get(owner) === entry) this.#lists.delete(owner);
     });
-    return list;
+    return raceWithSignal(list, signal);
   }
 
   /** Forget the cached list, e.g. after a new connection was made. */
@@ -245,6 +254,7 @@ export class NangoSource implements TokenSource {
   }
 
   async close(): Promise<void> {
+    this.#lifetime.abort(new Error('the Nango token source is closed'));
     this.#lists.clear();
   }
 }
