@@ -56,6 +56,10 @@ export function createRuntimeFromConfig(
     sources,
     folder,
     tokenSync,
-    close: () => sources.registry.close(),
+    close: async () => {
+      // Syncs first: their requests end before the sources they use are closed.
+      await tokenSync.close();
+      await sources.registry.close();
+    },
   };
 }
