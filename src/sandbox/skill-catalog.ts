@@ -1,5 +1,5 @@
-import type { Dirent } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError } from '../errors.js';
 import { SKILL_NAME_PATTERN, validateSkillName } from '../names.js';
@@ -7,6 +7,8 @@ import { InvalidManifestError, UnknownSkillError } from './sandbox-errors.js';
 import { parseSkillManifest, type SkillManifest } from './skill-manifest.js';
 
 export const MANIFEST_FILE = 'skill.yaml';
+/** A skill folder that is a symbolic link: Docker would mount whatever it points to on the host. */
+export const SKILL_FOLDER_SYMLINK = 'SKILL_FOLDER_SYMLINK';
 
 /** A skill found on disk: its manifest and where it lives. */
 export interface Skill extends SkillManifest {
@@ -57,8 +59,9 @@ export class SkillCatalog {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       entries = [];
     }
+    // Symbolic links are listed too, so that they are refused out loud rather than skipped.
     const names = entries
-      .filter((entry) => entry.isDirectory() && isSkillFolderName(entry.name))
+      .filter((entry) => (entry.isDirectory() || entry.isSymbolicLink()) && isSkillFolderName(entry.name))
       .map((entry) => entry.name);
     for (const name of [...this.#skills.keys(), ...this.#problems.keys()]) {
       if (!names.includes(name)) this.remove(name);
@@ -92,11 +95,39 @@ export class SkillCatalog {
     );
   }
 
-  /** Re-reads one skill's manifest (the skills watcher calls this when its folder changes). */
+  /**
+   * Re-reads one skill's manifest (the skills watcher calls this when its folder changes). A skill
+   * folder that is a symbolic link is refused, and a skill loaded from that path before is dropped:
+   * its folder is bind-mounted, and Docker would follow the link on the host.
+   */
   async reload(name: string, signal?: AbortSignal): Promise<ReloadOutcome> {
     validateSkillName(name);
     const directory = path.join(this.skillsDir, name);
     const manifestPath = path.join(directory, MANIFEST_FILE);
+    let folder: Stats;
+    try {
+      folder = await lstat(directory);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        this.remove(name);
+        return { status: 'removed' };
+      }
+      return this.#invalid(name, directory, describeError(error).code, [
+        `(folder): cannot read it (${code ?? 'unknown error'})`,
+      ]);
+    }
+    if (folder.isSymbolicLink()) {
+      this.#skills.delete(name);
+      return this.#invalid(name, directory, SKILL_FOLDER_SYMLINK, [
+        '(folder): is a symbolic link; a skill folder must be a real folder under the skills folder ' +
+          '(copy the skill there instead of linking it)',
+      ]);
+    }
+    if (!folder.isDirectory()) {
+      this.remove(name);
+      return { status: 'removed' };
+    }
     let text: string;
     try {
       text = await readFile(manifestPath, { encoding: 'utf8', ...(signal ? { signal } : {}) });
