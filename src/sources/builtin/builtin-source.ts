@@ -2,7 +2,7 @@ import type { BuiltinProviderConfig, ProviderConfig } from '../../config/types.j
 import { InvalidSourceResponseError, TokenSourceConfigError, UnknownProviderError } from '../../errors.js';
 import { SingleFlight } from '../../async/single-flight.js';
 import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
-import { raceWithSignal } from '../../async/abort.js';
+import { raceWithSignal, settleWithin } from '../../async/abort.js';
 import {
   AuthorizationFlow,
   type BeginAuthorizationRequest,
@@ -37,6 +37,11 @@ export interface BuiltinSourceOptions {
   refreshMarginMs: number;
   /** A forced refresh is skipped for an access token younger than this. */
   forceMinAgeMs?: number;
+  /**
+   * How long `close` waits for token requests already sent (a refresh may rotate the refresh token,
+   * which must then be stored). Default 20 s: the 15 s request timeout, and time to write.
+   */
+  closeGraceMs?: number;
   protocol?: OAuthProtocol;
   pending?: PendingAuthorizations;
   now?: () => number;
@@ -75,8 +80,15 @@ export class BuiltinSource implements TokenSource {
   readonly #flow: AuthorizationFlow;
   readonly #now: () => number;
   readonly #renewals = new SingleFlight<FetchOutcome>();
-  /** Work shared by several callers runs on this signal, not on the first caller's. */
+  /**
+   * Work shared by several callers runs on this signal, not on the first caller's. Aborted as soon
+   * as `close` is called: lock waits and discoveries stop, and no new token request is sent.
+   */
   readonly #lifetime = new AbortController();
+  /** Token requests already sent: aborted only once `close` has waited for them as long as it may. */
+  readonly #sentRequests = new AbortController();
+  readonly #closeGraceMs: number;
+  #closed: Promise<void> | null = null;
 
   constructor(options: BuiltinSourceOptions) {
     this.#store = options.store;
@@ -84,6 +96,7 @@ export class BuiltinSource implements TokenSource {
     this.#publicUrl = options.publicUrl;
     this.#marginMs = options.refreshMarginMs;
     this.#forceMinAgeMs = options.forceMinAgeMs ?? 10_000;
+    this.#closeGraceMs = options.closeGraceMs ?? 20_000;
     this.#now = options.now ?? Date.now;
     this.#protocol = options.protocol ?? new Oauth4webapiProtocol({ now: this.#now });
     this.#servers = new AuthorizationServers({
@@ -213,11 +226,15 @@ export class BuiltinSource implements TokenSource {
     current: StoredGrant,
     refreshToken: string,
   ): Promise<FetchOutcome> {
-    const signal = this.#lifetime.signal;
     let response: TokenResponse;
     try {
-      const server = await this.#servers.forProvider(provider, signal);
-      response = await this.#protocol.refresh(server, clientSettingsOf(provider), refreshToken, signal);
+      const server = await this.#servers.forProvider(provider, this.#lifetime.signal);
+      response = await this.#protocol.refresh(
+        server,
+        clientSettingsOf(provider),
+        refreshToken,
+        this.#requestSignal(),
+      );
     } catch (error) {
       if (error instanceof OAuthRequestError && error.failure.kind === 'invalid_grant') {
         const reason = `${provider.name} refused the refresh token (${error.failure.providerError ?? 'invalid_grant'}): authorize again`;
@@ -243,15 +260,14 @@ export class BuiltinSource implements TokenSource {
     provider: BuiltinProviderConfig,
     current: StoredGrant | null,
   ): Promise<FetchOutcome> {
-    const signal = this.#lifetime.signal;
     let response: TokenResponse;
     try {
-      const server = await this.#servers.forProvider(provider, signal);
+      const server = await this.#servers.forProvider(provider, this.#lifetime.signal);
       response = await this.#protocol.clientCredentials(
         server,
         clientSettingsOf(provider),
         provider.scopes,
-        signal,
+        this.#requestSignal(),
       );
     } catch (error) {
       if (error instanceof OAuthRequestError && error.failure.kind === 'invalid_grant') {
@@ -272,6 +288,16 @@ export class BuiltinSource implements TokenSource {
     });
     await this.#store.write(next);
     return { status: 'token', token: sourceTokenOf(next) };
+  }
+
+  /**
+   * The signal for a token request about to be sent. None is sent once the source is closing; one
+   * already sent is not cut short by `close` at once, since its answer may hold the only valid
+   * refresh token (with rotation, the provider has invalidated the old one when it answers).
+   */
+  #requestSignal(): AbortSignal {
+    this.#lifetime.signal.throwIfAborted();
+    return this.#sentRequests.signal;
   }
 
   /** Transient trouble is "unavailable" (the current token stays in use); the rest is thrown. */
@@ -343,9 +369,20 @@ export class BuiltinSource implements TokenSource {
     });
   }
 
-  async close(): Promise<void> {
-    this.#lifetime.abort(new Error('the builtin token source is closed'));
-    this.#servers.clear();
-    this.#pending.clear();
+  /**
+   * Stops new work at once, waits (at most `closeGraceMs`) for token requests already sent and the
+   * storing of their answers, then cuts short whatever is left.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      const reason = new Error('the builtin token source is closed');
+      this.#lifetime.abort(reason);
+      await settleWithin(this.#renewals.idle(), this.#closeGraceMs);
+      this.#sentRequests.abort(reason);
+      await this.#renewals.idle();
+      this.#servers.clear();
+      this.#pending.clear();
+    })();
+    return this.#closed;
   }
 }
