@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { NanoclawConfig, ProviderConfig } from '../config/types.js';
 import { describeError, UnknownProviderError } from '../errors.js';
@@ -48,8 +49,6 @@ export interface TokenSyncOptions {
   now?: () => number;
 }
 
-const NEVER = new AbortController().signal;
-
 /**
  * Keeps `data/tokens` in step with the token sources: skips the network while a file is fresh, makes
  * one source request per (owner, provider) however many callers ask, bounds parallel requests, and
@@ -81,6 +80,8 @@ export class TokenSync {
     this.#marginMs = options.config.refresh.marginMs;
     this.#maxAgeMs = options.config.refresh.maxAgeMs;
     this.#limit = pLimit(options.config.refresh.concurrency);
+    // Every source request listens to it, however many run at once.
+    setMaxListeners(0, this.#lifetime.signal);
   }
 
   get folder(): TokenFolder {
@@ -109,7 +110,7 @@ export class TokenSync {
    */
   async sync(owner: string, providerName: string, options: SyncOptions = {}): Promise<SyncResult> {
     const provider = this.provider(providerName);
-    const signal = options.signal ?? NEVER;
+    const { signal } = options;
     const force = options.force ?? false;
     if (!force) {
       const stored = await this.#folder.read(owner, provider.name);
@@ -117,10 +118,11 @@ export class TokenSync {
         return this.#result(owner, provider.name, 'fresh', stored, { fetched: false });
       }
     }
-    if (signal.aborted) return this.#gaveUp(owner, provider.name, signal.reason);
+    if (signal?.aborted) return this.#gaveUp(owner, provider.name, signal.reason);
     const key = `${owner}\u0000${provider.name}`;
     const work = () => this.#fetchAndStore(owner, provider, force);
     const shared = force ? this.#inFlight.runFresh(key, work) : this.#inFlight.run(key, work);
+    if (!signal) return shared;
     try {
       return await raceWithSignal(shared, signal);
     } catch (error) {
@@ -130,8 +132,23 @@ export class TokenSync {
   }
 
   /** Syncs many (owner, provider) pairs in parallel under the concurrency bound. */
-  syncMany(targets: readonly SyncTarget[], options: SyncOptions = {}): Promise<SyncResult[]> {
-    return Promise.all(targets.map((target) => this.sync(target.owner, target.provider, options)));
+  async syncMany(targets: readonly SyncTarget[], options: SyncOptions = {}): Promise<SyncResult[]> {
+    const { signal, ...rest } = options;
+    if (!signal) return Promise.all(targets.map((target) => this.sync(target.owner, target.provider, rest)));
+    // Every target's wait listens for the abort: they listen to this batch's own signal, so the
+    // caller's signal gets one listener however many targets there are.
+    const batch = new AbortController();
+    setMaxListeners(0, batch.signal);
+    const forward = () => batch.abort(signal.reason);
+    if (signal.aborted) forward();
+    else signal.addEventListener('abort', forward, { once: true });
+    try {
+      return await Promise.all(
+        targets.map((target) => this.sync(target.owner, target.provider, { ...rest, signal: batch.signal })),
+      );
+    } finally {
+      signal.removeEventListener('abort', forward);
+    }
   }
 
   /** What the files say, per configured provider; no source is asked. */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { BuiltinProviderConfig, ProviderConfig } from '../../config/types.js';
 import { InvalidSourceResponseError, TokenSourceConfigError, UnknownProviderError } from '../../errors.js';
 import { SingleFlight } from '../../async/single-flight.js';
@@ -97,6 +98,8 @@ export class BuiltinSource implements TokenSource {
     this.#marginMs = options.refreshMarginMs;
     this.#forceMinAgeMs = options.forceMinAgeMs ?? 10_000;
     this.#closeGraceMs = options.closeGraceMs ?? 20_000;
+    // Every lock wait, discovery and token request in flight listens to these.
+    setMaxListeners(0, this.#lifetime.signal, this.#sentRequests.signal);
     this.#now = options.now ?? Date.now;
     this.#protocol = options.protocol ?? new Oauth4webapiProtocol({ now: this.#now });
     this.#servers = new AuthorizationServers({

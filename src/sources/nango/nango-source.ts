@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { raceWithSignal, sleep } from '../../async/abort.js';
 import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
 import { NanoclawError, TokenSourceUnavailableError } from '../../errors.js';
@@ -52,6 +53,8 @@ export class NangoSource implements TokenSource {
     this.#listTtlMs = options.listTtlMs ?? 60_000;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? sleep;
+    // Every owner's connection list in flight listens to it.
+    setMaxListeners(0, this.#lifetime.signal);
   }
 
   get registry(): ConnectionRegistry {

@@ -185,6 +185,33 @@ describe('TokenSync: a forced sync', () => {
   });
 });
 
+describe('TokenSync.syncMany with a signal', () => {
+  it("adds one listener to the caller's signal however many targets, so Node warns of no leak", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const owners = Array.from({ length: 30 }, (_, index) => `owner-${index}`);
+      const caller = new AbortController();
+      const listening = tokenSync.syncMany(
+        owners.map((owner) => ({ owner, provider: 'github' })),
+        { signal: caller.signal },
+      );
+      await source.requested(4);
+      for (let answered = 0; answered < owners.length; answered++) {
+        await source.requested(answered + 1);
+        source.pending[answered]!.answer(`many-${answered}`);
+      }
+      const results = await listening;
+      expect(results.every((result) => result.state === 'refreshed')).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe('TokenSync.close', () => {
   it('cuts the shared request short, waits for it, and reports no error', async () => {
     const call = tokenSync.sync('alice', 'github');
