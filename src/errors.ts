@@ -62,7 +62,7 @@ export class InvalidSourceResponseError extends NanoclawError {
 /** Reading or writing the token folder failed. */
 export class TokenFolderError extends NanoclawError {
   constructor(
-    code: 'TOKEN_WRITE_FAILED' | 'TOKEN_READ_FAILED',
+    code: 'TOKEN_WRITE_FAILED' | 'TOKEN_READ_FAILED' | 'TOKEN_FOLDER_INVALID',
     message: string,
     options: { cause?: unknown } = {},
   ) {

@@ -77,10 +77,16 @@ export class TokenFolder {
    * out of its own tokens. Only what differs is changed, so the usual call costs one lstat.
    */
   async #repairOwnerDir(dir: string): Promise<void> {
-    if (this.#group === null) return;
     const info = await lstat(dir);
-    // A symlink in place of the folder is not followed: chown would change whatever it points at.
-    if (!info.isDirectory()) return;
+    // The folder is mounted into containers, and Docker follows a symlink on the host: only a real
+    // folder may stand here (nor is a symlink chowned: that would change whatever it points at).
+    if (!info.isDirectory()) {
+      throw new TokenFolderError(
+        'TOKEN_FOLDER_INVALID',
+        `${dir} is not a folder (a symlink or a file): remove it, and nanoclaw makes the owner's folder again`,
+      );
+    }
+    if (this.#group === null) return;
     if (info.gid !== this.#group) await chown(dir, info.uid, this.#group);
     if ((info.mode & 0o7777) !== TOKEN_DIR_MODE) await chmod(dir, TOKEN_DIR_MODE);
   }

@@ -61,13 +61,15 @@ describe('TokenFolder.ensureOwnerDir on a folder that already exists', () => {
     expect(after.gid).toBe(before.gid);
   });
 
-  it.skipIf(!isRoot)('does not follow a symlink that stands in for the folder', async () => {
+  it.skipIf(!isRoot)('refuses, and does not follow, a symlink that stands in for the folder', async () => {
     const elsewhere = path.join(path.dirname(root), 'elsewhere');
     await mkdir(elsewhere);
     await chmod(elsewhere, 0o700);
     await symlink(elsewhere, path.join(root, 'dave'));
 
-    await new TokenFolder(root, { group: TOKEN_GROUP }).ensureOwnerDir('dave');
+    await expect(new TokenFolder(root, { group: TOKEN_GROUP }).ensureOwnerDir('dave')).rejects.toMatchObject({
+      code: 'TOKEN_FOLDER_INVALID',
+    });
 
     const target = await stat(elsewhere);
     expect(target.gid).toBe(0);
