@@ -77,7 +77,6 @@ export type NanoclawEvent =
   | SkillExitedEvent
   | ErrorEvent;
 
-
 /** An event as it is passed to `emit`: the bus stamps the time when it is not given. */
 export type NewEvent = NanoclawEvent extends infer E
   ? E extends NanoclawEvent
