@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium, RESULTS_DIR } from '../support/browser.js';
 import { SkillCatalog } from '../../src/sandbox/skill-catalog.js';
 import type { RunRequest, RunResult } from '../../src/sandbox/skill-runner.js';
 import type { SkillRunnerPort } from '../../src/web/skills/skill-runs.js';
@@ -12,17 +12,7 @@ import { FakeNangoConnectUi } from '../support/fake-nango-connect-ui.js';
 import { FakeNangoServer } from '../support/fake-nango-server.js';
 import { TestDaemon, waitFor } from '../integration/web/daemon-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
-const haveChromium = existsSync(CHROMIUM);
-
-if (!haveChromium) {
-  if (process.env.CI) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
-  // Loud, so a local run does not pass quietly without the browser.
-  process.stderr.write(
-    `\n*** SKIPPING the browser tests: ${CHROMIUM} is not installed (apt-get install chromium) ***\n\n`,
-  );
-}
+const haveChromium = chromiumAvailable();
 
 let nango: FakeNangoServer;
 let connectUi: FakeNangoConnectUi;
@@ -77,20 +67,7 @@ beforeAll(async () => {
     },
     daemon: { skills: { catalog: await SkillCatalog.load(skillsDir), runner: scriptedRunner } },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  await mkdir(RESULTS_DIR, { recursive: true });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {

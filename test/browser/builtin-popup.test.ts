@@ -1,20 +1,15 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium, RESULTS_DIR } from '../support/browser.js';
 import { demoProviderEntries } from '../../src/demo/demo-providers.js';
 import { builtinCallbackUrl } from '../../src/sources/builtin/builtin-urls.js';
 import { startTestOidcServer, type DemoOAuthServer } from '../support/oidc-server.js';
 import { TestDaemon, waitFor } from '../integration/web/daemon-harness.js';
 import { withChosenPort } from '../support/port-retry.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI)
-  throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+const haveChromium = chromiumAvailable();
 
 let oauth: DemoOAuthServer;
 let daemon: TestDaemon;
@@ -37,20 +32,7 @@ beforeAll(async () => {
       throw error;
     }
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  await mkdir(RESULTS_DIR, { recursive: true });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
