@@ -47,8 +47,24 @@ interface RawResponse {
   code: string | null;
 }
 
+/**
+ * One request, exactly as given. A server that answers a too-large body early and closes resets the
+ * connection while the body is still being sent, and the reset can beat its answer to the client (a
+ * TCP race, not a server fault): such a request is sent again, a few times at most.
+ */
+async function request(spec: RawRequest): Promise<RawResponse> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await requestOnce(spec);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (attempt >= 3 || (code !== 'EPIPE' && code !== 'ECONNRESET')) throw error;
+    }
+  }
+}
+
 /** One request over a fresh socket, exactly as given: no client fixes up what it sends. */
-function request(spec: RawRequest): Promise<RawResponse> {
+function requestOnce(spec: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
