@@ -2,14 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/events/event-bus.js';
-import { silentLogger } from '../../../src/log/logger.js';
 import { formatDeadline, parseDeadline } from '../../../src/sandbox/container-labels.js';
-import { SkillCatalog } from '../../../src/sandbox/skill-catalog.js';
-import { SkillRunner } from '../../../src/sandbox/skill-runner.js';
-import { TokenSourceRegistry } from '../../../src/sources/token-source.js';
-import { TokenFolder } from '../../../src/tokens/token-folder.js';
-import { TokenSync } from '../../../src/tokens/token-sync.js';
+import type { SkillRunner } from '../../../src/sandbox/skill-runner.js';
+import { bareSkillRunner } from '../../support/bare-skill-runner.js';
 import { FakeContainerRuntime } from '../../support/docker-fake-container-runtime.js';
 
 const HOST = 'leftover-test-host';
@@ -20,34 +15,10 @@ const GRACE_SECONDS = 2;
 let root: string;
 let containers: FakeContainerRuntime;
 
-async function newRunner(): Promise<SkillRunner> {
-  const skillsDir = path.join(root, 'skills');
-  const events = new EventBus();
-  const folder = new TokenFolder(path.join(root, 'tokens'));
-  const sources = new TokenSourceRegistry({});
-  const tokenSync = new TokenSync({
-    config: { providers: [], refresh: { marginMs: 300_000, maxAgeMs: 300_000, concurrency: 1 } },
-    folder,
-    sources,
-    events,
-    logger: silentLogger(),
-  });
-  return new SkillRunner({
-    config: {
-      skillsDir,
-      sandbox: {
-        image: 'nanoclaw-skill:latest',
-        baseImage: 'nanoclaw-base:bookworm',
-        network: 'none',
-        tokenGroup: null,
-      },
-    },
-    catalog: await SkillCatalog.load(skillsDir),
+function newRunner(): Promise<SkillRunner> {
+  return bareSkillRunner({
+    root,
     containers,
-    tokenSync,
-    sources,
-    events,
-    logger: silentLogger(),
     stopGraceSeconds: GRACE_SECONDS,
     process: { host: HOST, pid: process.pid, instance: INSTANCE },
   });

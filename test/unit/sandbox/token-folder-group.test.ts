@@ -2,13 +2,9 @@ import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/events/event-bus.js';
-import { createLogger, silentLogger } from '../../../src/log/logger.js';
-import { SkillCatalog } from '../../../src/sandbox/skill-catalog.js';
-import { SkillRunner } from '../../../src/sandbox/skill-runner.js';
-import { TokenSourceRegistry } from '../../../src/sources/token-source.js';
-import { TokenFolder } from '../../../src/tokens/token-folder.js';
-import { TokenSync } from '../../../src/tokens/token-sync.js';
+import { createLogger } from '../../../src/log/logger.js';
+import type { SkillRunner } from '../../../src/sandbox/skill-runner.js';
+import { bareSkillRunner } from '../../support/bare-skill-runner.js';
 import { FakeContainerRuntime } from '../../support/docker-fake-container-runtime.js';
 
 let root: string;
@@ -18,34 +14,12 @@ let logged: Array<Record<string, unknown>>;
 
 /** A runner over a token folder whose owner folder `alice` belongs to `gid`. */
 async function runnerWithOwnerFolderGroup(gid: number): Promise<SkillRunner> {
-  const skillsDir = path.join(root, 'skills');
   const tokensDir = path.join(root, 'tokens');
   await mkdir(path.join(tokensDir, 'alice'), { recursive: true, mode: 0o750 });
   await chown(path.join(tokensDir, 'alice'), process.getuid?.() ?? 0, gid);
-  const events = new EventBus();
-  const sources = new TokenSourceRegistry({});
-  const tokenSync = new TokenSync({
-    config: { providers: [], refresh: { marginMs: 300_000, maxAgeMs: 300_000, concurrency: 1 } },
-    folder: new TokenFolder(tokensDir),
-    sources,
-    events,
-    logger: silentLogger(),
-  });
-  return new SkillRunner({
-    config: {
-      skillsDir,
-      sandbox: {
-        image: 'nanoclaw-skill:latest',
-        baseImage: 'nanoclaw-base:bookworm',
-        network: 'none',
-        tokenGroup: null,
-      },
-    },
-    catalog: await SkillCatalog.load(skillsDir),
+  return bareSkillRunner({
+    root,
     containers,
-    tokenSync,
-    sources,
-    events,
     logger: createLogger({
       level: 'info',
       destination: { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) },
