@@ -1,4 +1,4 @@
-import { InvalidSourceResponseError, NanoclawError, TokenSourceConfigError } from '../../errors.js';
+import { TokenSourceConfigError } from '../../errors.js';
 import { parseRetryAfter } from '../retry-after.js';
 import type { FetchOutcome } from '../token-source.js';
 
@@ -131,13 +131,4 @@ export function mapNangoFailure(failure: NangoFailure, context: NangoErrorContex
     reason: `Nango answered HTTP ${status}${errorCode ? ` (${errorCode})` : ''} for ${subject}`,
     retryAfterMs: null,
   };
-}
-
-/** True for errors that mean "the body was not what we asked for" rather than an HTTP failure. */
-export function isParseFailure(error: unknown): boolean {
-  return error instanceof InvalidSourceResponseError || error instanceof SyntaxError;
-}
-
-export function isNanoclawError(error: unknown): error is NanoclawError {
-  return error instanceof NanoclawError;
 }
