@@ -24,6 +24,11 @@ export interface OAuthFailure {
   retryAfterMs: number | null;
   /** One short phrase: never a token, code, secret or raw body. */
   description: string;
+  /**
+   * For `invalid_grant`, what the provider said of the refresh token when it says (Lark does):
+   * past its end, already used once, revoked, or simply not valid.
+   */
+  refusal?: 'expired' | 'reused' | 'revoked' | 'invalid';
 }
 
 /** A request to a provider failed; `failure` says how. The original error stays in `cause`. */
