@@ -92,6 +92,7 @@ const LARK_ERRORS = {
     description: 'The request is malformed.',
   },
 } as const;
+type LarkError = (typeof LARK_ERRORS)[keyof typeof LARK_ERRORS];
 
 /**
  * A loopback stand-in for Lark's open platform that answers as Lark documents: authorize at
@@ -266,14 +267,13 @@ export class LarkStandIn implements AsyncDisposable {
     this.tokenRequestsProcessed++;
     if (this.tokenAnswerDelayMs > 0)
       await new Promise((resolve) => setTimeout(resolve, this.tokenAnswerDelayMs));
-    const status = 'status' in answer ? answer.status : 200;
+    const failed = answer.code === 0 ? null : (answer as LarkError);
+    const status = failed?.status ?? 200;
     this.tokenRequests.push({ grantType, contentType, status, code: answer.code });
     response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     response.end(
       JSON.stringify(
-        'status' in answer
-          ? { code: answer.code, error: answer.error, error_description: answer.description }
-          : answer,
+        failed ? { code: failed.code, error: failed.error, error_description: failed.description } : answer,
       ),
     );
   }
@@ -282,7 +282,7 @@ export class LarkStandIn implements AsyncDisposable {
     contentType: string,
     grantType: string,
     body: Record<string, unknown>,
-  ): Promise<(typeof LARK_ERRORS)[keyof typeof LARK_ERRORS] | ({ code: 0 } & Record<string, unknown>)> {
+  ): Promise<LarkError | ({ code: 0 } & Record<string, unknown>)> {
     if (!contentType.startsWith('application/json')) return LARK_ERRORS.badRequest;
     if (body.client_id !== this.clientId || body.client_secret !== this.clientSecret)
       return LARK_ERRORS.invalidClient;
