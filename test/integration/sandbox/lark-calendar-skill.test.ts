@@ -23,7 +23,6 @@ import { withChosenPort } from '../../support/port-retry.js';
 
 const PROVIDER = 'lark-calendar';
 const OWNER = 'ou_7d8a6e6df7621556ce0d21922b676706ccs';
-const AUTH_REQUIRED_LINE = 'AUTH_REQUIRED:lark-calendar:calendar:calendar,offline_access';
 const docker = await dockerForTests();
 
 interface Setup {
