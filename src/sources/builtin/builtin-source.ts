@@ -24,7 +24,7 @@ import {
   sourceTokenOf,
 } from './grant-rules.js';
 import { LarkProtocol } from './lark-protocol.js';
-import { OAuthRequestError } from './map-oauth-error.js';
+import { OAuthRequestError, type OAuthFailure } from './map-oauth-error.js';
 import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oauth-protocol.js';
 import { Oauth4webapiProtocol } from './oauth4webapi-protocol.js';
 import { PendingAuthorizations } from './pending-authorizations.js';
@@ -67,6 +67,17 @@ const unavailable = (code: string, reason: string, retryAfterMs: number | null =
   reason,
   retryAfterMs,
 });
+
+/**
+ * False when the provider cannot have taken (and rotated) the refresh token: the request never left,
+ * or the provider answered a 4xx that is not a refusal of the grant. Timeouts, resets and 5xx may
+ * come after the provider took it.
+ */
+function mayHaveSpentRefreshToken(failure: OAuthFailure): boolean {
+  if (failure.notSent) return false;
+  const { status } = failure;
+  return status === null || status >= 500 || status === 408;
+}
 
 /**
  * The embedded OAuth 2.0 client: authorization code with PKCE, refresh, client credentials, OIDC
@@ -272,6 +283,14 @@ export class BuiltinSource implements TokenSource {
         const { code, reason } = refusalOfRefresh(provider.name, error.failure, unansweredSince);
         await this.#store.write(markNeedsAuth(sent, code, reason, new Date(this.#now())));
         return needsAuth(code, reason);
+      }
+      if (error instanceof OAuthRequestError && !mayHaveSpentRefreshToken(error.failure)) {
+        // A definite refusal, or no connection at all: the token was not taken; drop the mark.
+        await this.#store.write({
+          ...sent,
+          generation: sent.generation + 1,
+          refreshSentAt: current.refreshSentAt ?? null,
+        });
       }
       return this.#outcomeOfFailure(error, provider, 'refresh');
     }

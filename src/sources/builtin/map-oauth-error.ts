@@ -29,6 +29,8 @@ export interface OAuthFailure {
    * past its end, already used once, revoked, or simply not valid.
    */
   refusal?: 'expired' | 'reused' | 'revoked' | 'invalid';
+  /** True when the request never reached the provider (the connection was refused). */
+  notSent?: boolean;
 }
 
 /** A request to a provider failed; `failure` says how. The original error stays in `cause`. */
@@ -144,6 +146,7 @@ export function classifyOAuthFailure(error: unknown, now: number): OAuthFailure 
       status: null,
       retryAfterMs: null,
       description: `cannot reach the provider (${typeof code === 'string' ? code : 'network error'})`,
+      ...(code === 'ECONNREFUSED' || code === 'ENOTFOUND' ? { notSent: true } : {}),
     };
   }
   return null;
