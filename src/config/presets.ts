@@ -13,4 +13,18 @@ export const BUILTIN_PRESETS: Record<NonNullable<ProviderFile['preset']>, Partia
     tokenUrl: 'https://github.com/login/oauth/access_token',
     tokenEndpointAuthMethod: 'client_secret_post',
   },
+  // Lark (international) and Feishu (China): user OAuth through authen v1 authorize and the v2 token
+  // endpoint, which takes a JSON body with the client secret in it. PKCE S256 is sent explicitly.
+  lark: {
+    authorizationUrl: 'https://accounts.larksuite.com/open-apis/authen/v1/authorize',
+    tokenUrl: 'https://open.larksuite.com/open-apis/authen/v2/oauth/token',
+    tokenEndpointAuthMethod: 'client_secret_post',
+    dialect: 'lark',
+  },
+  feishu: {
+    authorizationUrl: 'https://accounts.feishu.cn/open-apis/authen/v1/authorize',
+    tokenUrl: 'https://open.feishu.cn/open-apis/authen/v2/oauth/token',
+    tokenEndpointAuthMethod: 'client_secret_post',
+    dialect: 'lark',
+  },
 };

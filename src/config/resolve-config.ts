@@ -201,6 +201,7 @@ const BUILTIN_ONLY_FIELDS = [
   'pkce',
   'authorizationParams',
   'tokenEndpointAuthMethod',
+  'dialect',
 ] as const;
 
 function resolveProvider(
@@ -258,6 +259,16 @@ function resolveProvider(
   if (grant === 'client_credentials') {
     if (!merged.issuer && !merged.tokenUrl) errors.push(`${where}.tokenUrl: give an issuer or a tokenUrl`);
     if (!merged.clientSecret) errors.push(`${where}.clientSecret: required for the client_credentials grant`);
+    if (merged.dialect === 'lark') {
+      errors.push(
+        `${where}.grant: Lark's user OAuth has no client_credentials grant (use authorization_code)`,
+      );
+    }
+  }
+  if (merged.dialect === 'lark' && merged.tokenEndpointAuthMethod === 'client_secret_basic') {
+    errors.push(
+      `${where}.tokenEndpointAuthMethod: Lark takes the client secret in the request body (client_secret_post)`,
+    );
   }
   for (const field of ['issuer', 'authorizationUrl', 'tokenUrl', 'revocationUrl'] as const) {
     const value = merged[field];
@@ -281,6 +292,7 @@ function resolveProvider(
     authorizationParams: merged.authorizationParams ?? {},
     tokenEndpointAuthMethod:
       merged.tokenEndpointAuthMethod ?? (merged.clientSecret ? 'client_secret_basic' : 'none'),
+    dialect: merged.dialect ?? 'oauth2',
   };
   return resolved;
 }

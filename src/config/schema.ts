@@ -55,7 +55,13 @@ export const providerFileSchema = z.strictObject({
     .record(ownerId, nonEmpty, { error: 'expected a map of owner id to connection id' })
     .optional(),
   // Built-in OAuth 2.0 client
-  preset: z.enum(['google', 'github'], { error: 'expected "google" or "github"' }).optional(),
+  preset: z
+    .enum(['google', 'github', 'lark', 'feishu'], {
+      error: 'expected "google", "github", "lark" or "feishu"',
+    })
+    .optional(),
+  /** How token requests and answers are shaped: standard OAuth 2.0, or Lark's v2 token endpoint. */
+  dialect: z.enum(['oauth2', 'lark'], { error: 'expected "oauth2" or "lark"' }).optional(),
   grant: z
     .enum(['authorization_code', 'client_credentials'], {
       error: 'expected "authorization_code" or "client_credentials"',

@@ -85,6 +85,11 @@ export interface BuiltinProviderConfig extends ProviderBase {
   pkce: boolean;
   authorizationParams: Record<string, string>;
   tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'none';
+  /**
+   * How token requests and answers are shaped: `oauth2` (RFC 6749, form body) or `lark` (Lark's v2
+   * token endpoint: JSON body, `code` in the answer, numeric error codes). Absent means `oauth2`.
+   */
+  dialect?: 'oauth2' | 'lark';
 }
 
 export type ProviderConfig = NangoProviderConfig | BuiltinProviderConfig;

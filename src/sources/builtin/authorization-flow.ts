@@ -42,7 +42,8 @@ export interface AuthorizationFlowOptions {
   providerNamed: (name: string) => BuiltinProviderConfig;
   /** Read at each start: the daemon learns its address only once it listens (port 0). */
   publicUrl: () => string;
-  protocol: OAuthProtocol;
+  /** The protocol of a provider's dialect (standard OAuth 2.0, or Lark's). */
+  protocolFor: (provider: BuiltinProviderConfig) => OAuthProtocol;
   servers: AuthorizationServers;
   store: CredentialStore;
   pending: PendingAuthorizations;
@@ -71,7 +72,8 @@ export class AuthorizationFlow {
     if (!isBrowserBinding(request.browserBinding)) {
       throw new UsageError('a browser binding of 16 to 512 characters is required (see newBrowserBinding)');
     }
-    const { protocol, servers, pending } = this.#options;
+    const { servers, pending } = this.#options;
+    const protocol = this.#options.protocolFor(provider);
     const server = await servers.forProvider(provider, request.signal);
     const state = protocol.createState();
     const pkce = provider.pkce ? await protocol.createPkce() : null;
@@ -119,7 +121,7 @@ export class AuthorizationFlow {
 
     let callback: URLSearchParams;
     try {
-      callback = this.#options.protocol.validateCallback(server, client, request.query, state);
+      callback = this.#options.protocolFor(provider).validateCallback(server, client, request.query, state);
     } catch (error) {
       if (!(error instanceof OAuthRequestError)) throw error;
       const { kind, providerError } = error.failure;
@@ -144,7 +146,7 @@ export class AuthorizationFlow {
 
     let response: TokenResponse;
     try {
-      response = await this.#options.protocol.exchangeCode(server, client, {
+      response = await this.#options.protocolFor(provider).exchangeCode(server, client, {
         callback,
         redirectUri,
         codeVerifier,

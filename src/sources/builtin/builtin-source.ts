@@ -19,13 +19,16 @@ import {
   applyTokenResponse,
   isUnexpired,
   markNeedsAuth,
+  markRefreshSent,
   needsRenewal,
   sourceTokenOf,
 } from './grant-rules.js';
-import { OAuthRequestError } from './map-oauth-error.js';
+import { LarkProtocol } from './lark-protocol.js';
+import { OAuthRequestError, type OAuthFailure } from './map-oauth-error.js';
 import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oauth-protocol.js';
 import { Oauth4webapiProtocol } from './oauth4webapi-protocol.js';
 import { PendingAuthorizations } from './pending-authorizations.js';
+import { refusalOfRefresh } from './refresh-refusal.js';
 import type { StoredGrant } from './stored-grant.js';
 
 export interface BuiltinSourceOptions {
@@ -43,7 +46,10 @@ export interface BuiltinSourceOptions {
    * which must then be stored). Default 20 s: the 15 s request timeout, and time to write.
    */
   closeGraceMs?: number;
+  /** Standard OAuth 2.0 (oauth4webapi by default). */
   protocol?: OAuthProtocol;
+  /** Providers in the `lark` dialect (Lark's v2 token endpoint by default). */
+  larkProtocol?: OAuthProtocol;
   pending?: PendingAuthorizations;
   now?: () => number;
 }
@@ -63,6 +69,17 @@ const unavailable = (code: string, reason: string, retryAfterMs: number | null =
 });
 
 /**
+ * False when the provider cannot have taken (and rotated) the refresh token: the request never left,
+ * or the provider answered a 4xx that is not a refusal of the grant. Timeouts, resets and 5xx may
+ * come after the provider took it.
+ */
+function mayHaveSpentRefreshToken(failure: OAuthFailure): boolean {
+  if (failure.notSent) return false;
+  const { status } = failure;
+  return status === null || status >= 500 || status === 408;
+}
+
+/**
  * The embedded OAuth 2.0 client: authorization code with PKCE, refresh, client credentials, OIDC
  * discovery, and credentials encrypted at rest. One refresh per grant at a time, in this process
  * (single flight) and across processes (a lock file per grant); a rotated refresh token is on disk
@@ -76,6 +93,7 @@ export class BuiltinSource implements TokenSource {
   readonly #marginMs: number;
   readonly #forceMinAgeMs: number;
   readonly #protocol: OAuthProtocol;
+  readonly #larkProtocol: OAuthProtocol;
   readonly #servers: AuthorizationServers;
   readonly #pending: PendingAuthorizations;
   readonly #flow: AuthorizationFlow;
@@ -102,6 +120,8 @@ export class BuiltinSource implements TokenSource {
     setMaxListeners(0, this.#lifetime.signal, this.#sentRequests.signal);
     this.#now = options.now ?? Date.now;
     this.#protocol = options.protocol ?? new Oauth4webapiProtocol({ now: this.#now });
+    this.#larkProtocol =
+      options.larkProtocol ?? new LarkProtocol({ standard: this.#protocol, now: this.#now });
     this.#servers = new AuthorizationServers({
       protocol: this.#protocol,
       lifetime: this.#lifetime.signal,
@@ -111,7 +131,7 @@ export class BuiltinSource implements TokenSource {
     this.#flow = new AuthorizationFlow({
       providerNamed: (name) => this.provider(name),
       publicUrl: () => this.#publicUrl,
-      protocol: this.#protocol,
+      protocolFor: (provider) => this.#protocolFor(provider),
       servers: this.#servers,
       store: this.#store,
       pending: this.#pending,
@@ -124,6 +144,10 @@ export class BuiltinSource implements TokenSource {
    */
   usePublicUrl(url: string): void {
     this.#publicUrl = url.replace(/\/+$/, '');
+  }
+
+  #protocolFor(provider: BuiltinProviderConfig): OAuthProtocol {
+    return provider.dialect === 'lark' ? this.#larkProtocol : this.#protocol;
   }
 
   get store(): CredentialStore {
@@ -224,31 +248,55 @@ export class BuiltinSource implements TokenSource {
     return this.#refresh(provider, current, current.refreshToken);
   }
 
+  /**
+   * One refresh, holding the grant's lock. Before the refresh token is sent, the grant is written
+   * with `refreshSentAt` (durable): should this process die before the answer is stored, the next one
+   * knows that the token it finds may be spent and says so if the provider refuses it. That write also
+   * leaves the folder in place, so storing the answer is one fsynced rename: the window in which a
+   * kill loses a rotated refresh token is as short as the store can make it.
+   */
   async #refresh(
     provider: BuiltinProviderConfig,
     current: StoredGrant,
     refreshToken: string,
   ): Promise<FetchOutcome> {
+    let server;
+    try {
+      server = await this.#servers.forProvider(provider, this.#lifetime.signal);
+    } catch (error) {
+      return this.#outcomeOfFailure(error, provider, 'refresh');
+    }
+    const unansweredSince = current.refreshSentAt ?? null;
+    const signal = this.#requestSignal();
+    const sent = markRefreshSent(current, new Date(this.#now()));
+    await this.#store.write(sent);
     let response: TokenResponse;
     try {
-      const server = await this.#servers.forProvider(provider, this.#lifetime.signal);
-      response = await this.#protocol.refresh(
+      response = await this.#protocolFor(provider).refresh(
         server,
         clientSettingsOf(provider),
         refreshToken,
-        this.#requestSignal(),
+        signal,
       );
     } catch (error) {
       if (error instanceof OAuthRequestError && error.failure.kind === 'invalid_grant') {
-        const reason = `${provider.name} refused the refresh token (${error.failure.providerError ?? 'invalid_grant'}): authorize again`;
-        await this.#store.write(markNeedsAuth(current, 'GRANT_REVOKED', reason, new Date(this.#now())));
-        return needsAuth('GRANT_REVOKED', reason);
+        const { code, reason } = refusalOfRefresh(provider.name, error.failure, unansweredSince);
+        await this.#store.write(markNeedsAuth(sent, code, reason, new Date(this.#now())));
+        return needsAuth(code, reason);
+      }
+      if (error instanceof OAuthRequestError && !mayHaveSpentRefreshToken(error.failure)) {
+        // A definite refusal, or no connection at all: the token was not taken; drop the mark.
+        await this.#store.write({
+          ...sent,
+          generation: sent.generation + 1,
+          refreshSentAt: current.refreshSentAt ?? null,
+        });
       }
       return this.#outcomeOfFailure(error, provider, 'refresh');
     }
     // Durable before published: with rotation, the old refresh token is dead from this moment on.
     const next = applyTokenResponse({
-      previous: current,
+      previous: sent,
       response,
       owner: current.owner,
       provider: provider.name,
@@ -266,7 +314,7 @@ export class BuiltinSource implements TokenSource {
     let response: TokenResponse;
     try {
       const server = await this.#servers.forProvider(provider, this.#lifetime.signal);
-      response = await this.#protocol.clientCredentials(
+      response = await this.#protocolFor(provider).clientCredentials(
         server,
         clientSettingsOf(provider),
         provider.scopes,
@@ -361,7 +409,7 @@ export class BuiltinSource implements TokenSource {
       if (token) {
         try {
           const server = await this.#servers.forProvider(provider, request.signal);
-          await this.#protocol.revoke(server, clientSettingsOf(provider), token, request.signal);
+          await this.#protocolFor(provider).revoke(server, clientSettingsOf(provider), token, request.signal);
         } catch (error) {
           request.signal.throwIfAborted();
           // Best effort: a provider that cannot be reached must not keep the owner from disconnecting.

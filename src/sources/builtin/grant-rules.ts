@@ -37,6 +37,7 @@ export function applyTokenResponse(update: GrantUpdate): StoredGrant {
     lastRefreshedAt: via === 'refreshed' ? now : null,
     generation: (previous?.generation ?? 0) + 1,
     needsAuth: null,
+    refreshSentAt: null,
   };
 }
 
@@ -49,7 +50,13 @@ export function markNeedsAuth(grant: StoredGrant, code: string, reason: string, 
     refreshToken: null,
     generation: grant.generation + 1,
     needsAuth: { code, reason, at: now },
+    refreshSentAt: null,
   };
+}
+
+/** The grant as written just before its refresh token is sent: a crash from here on is visible later. */
+export function markRefreshSent(grant: StoredGrant, now: Date): StoredGrant {
+  return { ...grant, generation: grant.generation + 1, refreshSentAt: now };
 }
 
 export function isUnexpired(grant: StoredGrant, now: number): boolean {

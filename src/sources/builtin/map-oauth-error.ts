@@ -24,6 +24,13 @@ export interface OAuthFailure {
   retryAfterMs: number | null;
   /** One short phrase: never a token, code, secret or raw body. */
   description: string;
+  /**
+   * For `invalid_grant`, what the provider said of the refresh token when it says (Lark does):
+   * past its end, already used once, revoked, or simply not valid.
+   */
+  refusal?: 'expired' | 'reused' | 'revoked' | 'invalid';
+  /** True when the request never reached the provider (the connection was refused). */
+  notSent?: boolean;
 }
 
 /** A request to a provider failed; `failure` says how. The original error stays in `cause`. */
@@ -139,6 +146,7 @@ export function classifyOAuthFailure(error: unknown, now: number): OAuthFailure 
       status: null,
       retryAfterMs: null,
       description: `cannot reach the provider (${typeof code === 'string' ? code : 'network error'})`,
+      ...(code === 'ECONNREFUSED' || code === 'ENOTFOUND' ? { notSent: true } : {}),
     };
   }
   return null;

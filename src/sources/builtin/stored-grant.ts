@@ -23,6 +23,12 @@ export interface StoredGrant {
   generation: number;
   /** Why the owner must authorize again; set together with status `needs_auth`. */
   needsAuth: { code: string; reason: string; at: Date } | null;
+  /**
+   * Set (durably) just before a refresh request is sent and cleared by the write of its answer. Found
+   * set, it means the last refresh got no stored answer (the process stopped, or the answer was lost):
+   * with a provider that rotates, its refresh token may already be spent. Absent means none.
+   */
+  refreshSentAt?: Date | null;
 }
 
 export const GRANT_FILE_FORMAT = 'nanoclaw-grant/1';
@@ -49,6 +55,7 @@ export function serializeGrant(grant: StoredGrant, box: SecretBox): string {
     last_refreshed_at: grant.lastRefreshedAt?.toISOString() ?? null,
     generation: grant.generation,
     needs_auth: grant.needsAuth && { ...grant.needsAuth, at: grant.needsAuth.at.toISOString() },
+    refresh_sent_at: grant.refreshSentAt?.toISOString() ?? null,
     key_id: box.keyId,
     access_token: seal('access_token', grant.accessToken),
     refresh_token: seal('refresh_token', grant.refreshToken),
@@ -154,5 +161,7 @@ export function parseGrant(text: string, box: SecretBox, where: GrantLocation): 
     lastRefreshedAt: optionalTime('last_refreshed_at'),
     generation,
     needsAuth,
+    // Files written before this field existed have none: no refresh was left unanswered.
+    refreshSentAt: record.refresh_sent_at === undefined ? null : optionalTime('refresh_sent_at'),
   };
 }

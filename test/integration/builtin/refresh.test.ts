@@ -81,7 +81,8 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
     expect(outcome).toMatchObject({ status: 'token', token: { accessToken: second.accessToken } });
     expect(second.accessToken).not.toBe(first.accessToken);
     expect(second.refreshToken).not.toBe(first.refreshToken);
-    expect(second).toMatchObject({ status: 'active', generation: 2, authorizedAt: first.authorizedAt });
+    // One write marks the refresh as sent, one stores its answer.
+    expect(second).toMatchObject({ status: 'active', generation: 3, authorizedAt: first.authorizedAt });
     expect(second.lastRefreshedAt).toBeInstanceOf(Date);
     expect(requestsSince(before)).toEqual([
       { grantType: 'refresh_token', clientId: 'nanoclaw-demo', status: 200, error: null, detail: null },
@@ -304,7 +305,11 @@ describe('when the provider cannot be reached', () => {
     expect(outcome.status === 'unavailable' && outcome.reason).toMatch(
       /cannot reach the provider \(ECONNREFUSED\)/,
     );
-    expect(await source.store.read('alice', 'demo')).toEqual(before);
+    // The same tokens, unmarked: the request never reached the provider (the mark was written and dropped).
+    expect(await source.store.read('alice', 'demo')).toEqual({
+      ...before,
+      generation: before.generation + 2,
+    });
     expectNoSecrets([outcome], [before.accessToken, before.refreshToken, other.webClient.clientSecret]);
     await source.close();
   });

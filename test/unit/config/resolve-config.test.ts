@@ -338,6 +338,68 @@ describe('resolveConfig: builtin providers', () => {
     });
   });
 
+  it('fills the Lark and Feishu presets: their v2 token endpoint in the lark dialect', () => {
+    const lark = {
+      clientId: 'cli_a1b2c3',
+      clientSecret: 'secret',
+      scopes: ['calendar:calendar', 'offline_access'],
+    };
+    const config = configOf(
+      resolve(
+        {
+          providers: [
+            { name: 'lark-calendar', preset: 'lark', ...lark },
+            { name: 'feishu-calendar', preset: 'feishu', ...lark },
+            { name: 'plain', clientId: 'id', issuer: 'https://issuer.example' },
+          ],
+        },
+        {},
+      ),
+    );
+    expect(config.providers[0]).toMatchObject({
+      source: 'builtin',
+      grant: 'authorization_code',
+      issuer: null,
+      authorizationUrl: 'https://accounts.larksuite.com/open-apis/authen/v1/authorize',
+      tokenUrl: 'https://open.larksuite.com/open-apis/authen/v2/oauth/token',
+      tokenEndpointAuthMethod: 'client_secret_post',
+      pkce: true,
+      dialect: 'lark',
+      scopes: ['calendar:calendar', 'offline_access'],
+    });
+    expect(config.providers[1]).toMatchObject({
+      authorizationUrl: 'https://accounts.feishu.cn/open-apis/authen/v1/authorize',
+      tokenUrl: 'https://open.feishu.cn/open-apis/authen/v2/oauth/token',
+      dialect: 'lark',
+    });
+    expect(config.providers[2]).toMatchObject({ dialect: 'oauth2' });
+  });
+
+  it('refuses what Lark cannot do', () => {
+    expect(
+      errorsOf(
+        resolve(
+          {
+            providers: [
+              { name: 'a', preset: 'lark', clientId: 'id', clientSecret: 's', grant: 'client_credentials' },
+              {
+                name: 'b',
+                preset: 'feishu',
+                clientId: 'id',
+                clientSecret: 's',
+                tokenEndpointAuthMethod: 'client_secret_basic',
+              },
+            ],
+          },
+          {},
+        ),
+      ),
+    ).toEqual([
+      "providers[0].grant: Lark's user OAuth has no client_credentials grant (use authorization_code)",
+      'providers[1].tokenEndpointAuthMethod: Lark takes the client secret in the request body (client_secret_post)',
+    ]);
+  });
+
   it('serves a provider from the builtin source beside Nango only when it says so', () => {
     const client = { name: 'a', clientId: 'id', issuer: 'https://issuer.example' };
     expect(errorsOf(resolve({ providers: [client] }))).toEqual([

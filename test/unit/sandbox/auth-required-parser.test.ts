@@ -33,6 +33,24 @@ describe('parseAuthRequiredLine', () => {
     });
   });
 
+  it('keeps Lark scopes whole: everything after the provider is the comma-separated scope list', () => {
+    expect(
+      parseAuthRequiredLine(
+        'AUTH_REQUIRED:lark-calendar:calendar:calendar,offline_access',
+        new Set(['lark-calendar']),
+      ),
+    ).toEqual({ provider: 'lark-calendar', scopes: ['calendar:calendar', 'offline_access'] });
+    expect(
+      parseAuthRequiredLine(
+        'AUTH_REQUIRED:lark-calendar:calendar:calendar.event:read,calendar:calendar:readonly',
+        new Set(['lark-calendar']),
+      ),
+    ).toEqual({
+      provider: 'lark-calendar',
+      scopes: ['calendar:calendar.event:read', 'calendar:calendar:readonly'],
+    });
+  });
+
   it('accepts a CRLF line ending', () => {
     expect(parseAuthRequiredLine('AUTH_REQUIRED:github:repo\r', declared)).toEqual({
       provider: 'github',

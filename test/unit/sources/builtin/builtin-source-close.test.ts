@@ -73,6 +73,7 @@ const expiring: StoredGrant = {
   lastRefreshedAt: null,
   generation: 1,
   needsAuth: null,
+  refreshSentAt: null,
 };
 
 let dir: string;
@@ -119,7 +120,7 @@ describe('BuiltinSource.close during a refresh', () => {
     expect(await store.read('alice', 'demo')).toMatchObject({
       refreshToken: 'close-test-refresh-rotated',
       accessToken: 'close-test-access-new',
-      generation: 2,
+      generation: 3,
     });
   });
 
@@ -133,7 +134,12 @@ describe('BuiltinSource.close during a refresh', () => {
 
     expect(refreshes[0]!.signal.aborted).toBe(true);
     expect(await fetching).toBeInstanceOf(Error);
-    expect(await store.read('alice', 'demo')).toEqual(expiring);
+    // The old grant is kept, marked as having sent its refresh token without an answer stored.
+    expect(await store.read('alice', 'demo')).toEqual({
+      ...expiring,
+      generation: 2,
+      refreshSentAt: new Date(now),
+    });
   });
 
   it('sends no new token request once closing', async () => {

@@ -78,6 +78,7 @@ const expiring: StoredGrant = {
   lastRefreshedAt: null,
   generation: 1,
   needsAuth: null,
+  refreshSentAt: null,
 };
 
 beforeEach(async () => {
@@ -133,7 +134,12 @@ describe('BuiltinSource refresh outcomes', () => {
       reason: 'the refresh request to demo failed: the provider answered HTTP 503',
       retryAfterMs: 30_000,
     });
-    expect(await store.read('alice', 'demo')).toEqual(expiring);
+    // The grant is kept, marked as having sent its refresh token once without an answer stored.
+    expect(await store.read('alice', 'demo')).toEqual({
+      ...expiring,
+      generation: 2,
+      refreshSentAt: new Date(now),
+    });
   });
 
   it('throws a configuration error when the client is rejected', async () => {
@@ -181,7 +187,8 @@ describe('BuiltinSource refresh outcomes', () => {
     expect(await store.read('alice', 'demo')).toMatchObject({
       accessToken: 'AT-new',
       refreshToken: 'RT-new',
-      generation: 2,
+      // One write marks the refresh as sent, one stores its answer.
+      generation: 3,
     });
   });
 

@@ -23,6 +23,7 @@ const grant: StoredGrant = {
   lastRefreshedAt: null,
   generation: 1,
   needsAuth: null,
+  refreshSentAt: null,
 };
 const policy = { marginMs: 300_000, force: false, forceMinAgeMs: 10_000 };
 

@@ -21,6 +21,7 @@ const grant: StoredGrant = {
   lastRefreshedAt: null,
   generation: 4,
   needsAuth: null,
+  refreshSentAt: null,
 };
 const where = { owner: 'alice', provider: 'demo', file: '/data/builtin/grants/alice/demo.json' };
 
