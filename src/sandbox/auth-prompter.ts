@@ -4,6 +4,9 @@ import type { AuthRequiredEvent } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
 import type { TokenSources } from '../sources/token-source.js';
 import type { TokenSync } from '../tokens/token-sync.js';
+import type { OutputStream } from './container-runtime.js';
+import type { SplitLine } from './line-splitter.js';
+import { OutputWatch } from './output-watch.js';
 
 /** How long a token source may take to make a connect URL before a prompt goes out without one. */
 export const DEFAULT_CONNECT_URL_TIMEOUT_MS = 10_000;
@@ -15,6 +18,18 @@ export interface AuthPromptRequest {
   skill: string | null;
   runId: string | null;
   signal?: AbortSignal;
+}
+
+export interface WatchRequest {
+  owner: string;
+  skill: string | null;
+  runId: string | null;
+  /** The providers the launch declares, with the scopes to ask for when a line names none. */
+  declared: readonly { name: string; scopes: readonly string[] }[];
+  /** Cancels the source requests that make the prompts' links. */
+  signal?: AbortSignal;
+  /** Every line that is not a prompt. */
+  onLine?: (stream: OutputStream, line: SplitLine) => void;
 }
 
 export interface AuthPrompterOptions {
@@ -34,6 +49,28 @@ export class AuthPrompter {
 
   constructor(options: AuthPrompterOptions) {
     this.#options = options;
+  }
+
+  /**
+   * Watches a container's output: each AUTH_REQUIRED line of a declared provider becomes one
+   * `auth_required` event with the source's link. Our own runs and a host's containers (the
+   * library's `watchOutput`, `nanoclaw relay`) share it.
+   */
+  watch(request: WatchRequest): OutputWatch {
+    return new OutputWatch({
+      declared: new Map(request.declared.map((provider) => [provider.name, provider.scopes])),
+      onPrompt: async (prompt) => {
+        await this.announce({
+          owner: request.owner,
+          provider: prompt.provider,
+          scopes: prompt.scopes,
+          skill: request.skill,
+          runId: request.runId,
+          ...(request.signal ? { signal: request.signal } : {}),
+        });
+      },
+      ...(request.onLine ? { onLine: request.onLine } : {}),
+    });
   }
 
   /** Emits the prompt once the source has made its link (or could not); never throws. */

@@ -9,7 +9,7 @@ export interface AuthRequest {
 
 export const AUTH_REQUIRED_PREFIX = 'AUTH_REQUIRED:';
 // Visible ASCII without comma: what skill.yaml allows in a scope.
-const SCOPE_PATTERN = /^[\x21-\x2b\x2d-\x7e]+$/;
+export const SCOPE_PATTERN = /^[\x21-\x2b\x2d-\x7e]+$/;
 
 /**
  * Reads one stdout line as `AUTH_REQUIRED:<provider>[:<scope>[,<scope>...]]`. The line must hold

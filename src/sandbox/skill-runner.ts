@@ -17,12 +17,11 @@ import {
   MANAGED_LABELS,
   type ContainerOwnerProcess,
 } from './container-labels.js';
-import type { ContainerRuntime, OutputChunk, OutputStream } from './container-runtime.js';
+import type { ContainerRuntime, OutputChunk } from './container-runtime.js';
 import { buildContainerSpec, ROOT_GID } from './container-spec.js';
 import type { PreparedLaunch } from './launch.js';
 import { LaunchPreparer } from './launch-preparer.js';
-import type { SplitLine } from './line-splitter.js';
-import { OutputWatch } from './output-watch.js';
+import type { OutputWatch } from './output-watch.js';
 import { SkillProviderNotConfiguredError } from './sandbox-errors.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
 import { SkillImages } from './skill-images.js';
@@ -338,7 +337,7 @@ export class SkillRunner {
     else signal.addEventListener('abort', onAbort, { once: true });
 
     using redactor = await TokenRedactor.forRun(this.#options.tokenSync.folder, events, owner);
-    const watch = this.watchOutput({
+    const watch = this.#prompter.watch({
       owner,
       skill: skill.name,
       runId,
@@ -385,35 +384,6 @@ export class SkillRunner {
     events.emit({ type: 'skill_exited', owner, skill: skill.name, runId, exitCode: code, reason });
     logger.info({ owner, skill: skill.name, runId, exitCode: code, reason }, 'skill exited');
     return { runId, skill: skill.name, owner, exitCode: code, reason, authRequired: [...watch.prompts] };
-  }
-
-  /**
-   * Watches a container's output for AUTH_REQUIRED lines of the declared providers and announces
-   * each as an `auth_required` event with the source's link: our own runs and a host's containers
-   * (the library's `watchOutput`, `nanoclaw relay`) share it.
-   */
-  watchOutput(options: {
-    owner: string;
-    skill: string | null;
-    runId: string | null;
-    declared: readonly { name: string; scopes: readonly string[] }[];
-    signal?: AbortSignal;
-    onLine?: (stream: OutputStream, line: SplitLine) => void;
-  }): OutputWatch {
-    return new OutputWatch({
-      declared: new Map(options.declared.map((provider) => [provider.name, provider.scopes])),
-      onPrompt: async (request) => {
-        await this.#prompter.announce({
-          owner: options.owner,
-          provider: request.provider,
-          scopes: request.scopes,
-          skill: options.skill,
-          runId: options.runId,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-      },
-      ...(options.onLine ? { onLine: options.onLine } : {}),
-    });
   }
 
   /** Reads output to its end into the watch; a broken stream ends it without failing the run. */
