@@ -5,14 +5,14 @@ import type { CommandResult } from './command-result.js';
 import { CONNECT_HELP, connectCommand } from './commands/connect.js';
 import { demoCommand } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
-import { EXIT_INTERRUPTED, runCommand } from './commands/run.js';
+import { runCommand } from './commands/run.js';
 import { relayCommand } from './commands/relay.js';
 import { parseHost, parsePort, serveCommand } from './commands/serve.js';
 import type { ConfigOverrides } from '../config/resolve-config.js';
 import { skillsCommand } from './commands/skills.js';
 import { statusCommand } from './commands/status.js';
 import { syncCommand } from './commands/sync.js';
-import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { InterruptedError } from './interrupted-error.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { NanoclawConfig, ProviderConfig } from '../config/types.js';
-import { describeError, UnknownProviderError, UsageError } from '../errors.js';
+import { describeError, UnknownProviderError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TIMEOUT } from '../exit-codes.js';
 import type { SkillExitedEvent } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
-import { validateOwnerId } from '../names.js';
+import { validateOwnerId, validateRunId } from '../names.js';
 import type { TokenSources } from '../sources/token-source.js';
 import type { TokenSync } from '../tokens/token-sync.js';
 import type { AuthRequest } from './auth-required-parser.js';
@@ -28,12 +29,6 @@ import { SkillImages } from './skill-images.js';
 import { TokenRedactor } from './token-redactor.js';
 
 export type RunEndReason = SkillExitedEvent['reason'];
-
-/** Exit codes a run reports when the skill's own code does not apply. */
-export const EXIT_CODE_TIMEOUT = 124;
-/** The container runtime failed under a started skill (Docker's own convention for its failures). */
-export const EXIT_CODE_FAILED = 125;
-export const EXIT_CODE_ABORTED = 130;
 
 export interface RunRequest {
   skill: string;
@@ -85,13 +80,6 @@ interface ActiveRun {
 }
 
 const NEVER = new AbortController().signal;
-const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A caller's run id becomes a container label and goes into events: only a lowercase UUID will do. */
-function validateRunId(runId: string): string {
-  if (!RUN_ID_PATTERN.test(runId)) throw new UsageError('a run id must be a lowercase UUID');
-  return runId;
-}
 /** Bounds the clean-up calls (stop, kill, remove), which must not hang a shutdown. */
 const CLEANUP_TIMEOUT_MS = 30_000;
 /** After exit, the attach stream drains what is left; a stuck stream is cut after this. */
@@ -238,7 +226,7 @@ export class SkillRunner {
       runId,
       skill: skill.name,
       owner,
-      exitCode: EXIT_CODE_ABORTED,
+      exitCode: EXIT_INTERRUPTED,
       reason: 'aborted',
       authRequired: [],
     });
@@ -363,7 +351,7 @@ export class SkillRunner {
     } catch (error) {
       logger.error({ runId, ...describeError(error) }, 'lost track of the skill container');
       failed = true;
-      exitCode = EXIT_CODE_FAILED;
+      exitCode = EXIT_FAILED;
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -380,7 +368,7 @@ export class SkillRunner {
     const ended = stopping as RunEndReason | null;
     const reason: RunEndReason =
       ended ?? (failed ? 'failed' : watch.prompts.length > 0 ? 'auth_required' : 'exited');
-    const code = ended === 'timeout' ? EXIT_CODE_TIMEOUT : ended === 'aborted' ? EXIT_CODE_ABORTED : exitCode;
+    const code = ended === 'timeout' ? EXIT_TIMEOUT : ended === 'aborted' ? EXIT_INTERRUPTED : exitCode;
     events.emit({ type: 'skill_exited', owner, skill: skill.name, runId, exitCode: code, reason });
     logger.info({ owner, skill: skill.name, runId, exitCode: code, reason }, 'skill exited');
     return { runId, skill: skill.name, owner, exitCode: code, reason, authRequired: [...watch.prompts] };

@@ -6,7 +6,7 @@ import { AuthPrompter } from '../../sandbox/auth-prompter.js';
 import { OutputWatch } from '../../sandbox/output-watch.js';
 import type { CommandResult } from '../command-result.js';
 import { postPrompt, readApiToken } from '../connect-daemon-client.js';
-import { EXIT_NEEDS_AUTH, EXIT_OK } from '../exit-codes.js';
+import { EXIT_NEEDS_AUTH, EXIT_OK } from '../../exit-codes.js';
 import { InterruptedError } from '../interrupted-error.js';
 import type { Runtime } from '../runtime.js';
 

@@ -5,7 +5,7 @@ import type { SkillCatalog } from '../../sandbox/skill-catalog.js';
 import type { SkillRunner } from '../../sandbox/skill-runner.js';
 import type { RouteModule } from '../../web/web-context.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_OK } from '../exit-codes.js';
+import { EXIT_OK } from '../../exit-codes.js';
 import type { Runtime } from '../runtime.js';
 import { setUpSkills } from '../skills-setup.js';
 

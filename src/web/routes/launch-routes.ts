@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UnknownProviderError } from '../../errors.js';
-import { SCOPE_PATTERN } from '../../sandbox/auth-required-parser.js';
+import { SCOPE_PATTERN } from '../../names.js';
 import { MAX_LAUNCH_PROVIDERS } from '../../sandbox/launch-preparer.js';
 import { HttpError } from '../server/http-error.js';
 import { defineRoute, json } from '../server/route.js';

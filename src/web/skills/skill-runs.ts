@@ -3,7 +3,8 @@ import { describeError } from '../../errors.js';
 import type { EventBus } from '../../events/event-bus.js';
 import type { Logger } from '../../log/logger.js';
 import type { Skill, SkillProblem } from '../../sandbox/skill-catalog.js';
-import { EXIT_CODE_FAILED, type RunRequest, type RunResult } from '../../sandbox/skill-runner.js';
+import { EXIT_FAILED } from '../../exit-codes.js';
+import type { RunRequest, RunResult } from '../../sandbox/skill-runner.js';
 
 /** The part of the skill runner the API uses. */
 export interface SkillRunnerPort {
@@ -90,7 +91,7 @@ export class SkillRuns {
             owner,
             skill: skill.name,
             runId,
-            exitCode: EXIT_CODE_FAILED,
+            exitCode: EXIT_FAILED,
             reason: 'failed',
           });
         },
