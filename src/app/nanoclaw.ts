@@ -12,7 +12,7 @@ import { LaunchPreparer } from '../sandbox/launch-preparer.js';
 import type { CreatedSources } from '../sources/create-sources.js';
 import type { SyncResult } from '../tokens/sync-result.js';
 import type { TokenStatus } from '../tokens/token-sync.js';
-import { createRuntimeFromConfig, type Runtime } from '../cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from './runtime.js';
 
 export interface NanoclawOptions {
   /** A YAML config file; else NANOCLAW_CONFIG, else ./nanoclaw.config.yaml when it exists. */

@@ -14,7 +14,7 @@ import { statusCommand } from './commands/status.js';
 import { syncCommand } from './commands/sync.js';
 import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { InterruptedError } from './interrupted-error.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../app/runtime.js';
 
 export interface CliIo {
   /** What `relay` copies through; none: an empty input. */

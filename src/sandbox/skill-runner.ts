@@ -23,7 +23,7 @@ import { buildContainerSpec, ROOT_GID } from './container-spec.js';
 import type { PreparedLaunch } from './launch.js';
 import { LaunchPreparer } from './launch-preparer.js';
 import type { OutputWatch } from './output-watch.js';
-import { SkillProviderNotConfiguredError } from './sandbox-errors.js';
+import { SandboxShuttingDownError, SkillProviderNotConfiguredError } from './sandbox-errors.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
 import { SkillImages } from './skill-images.js';
 import { TokenRedactor } from './token-redactor.js';
@@ -112,7 +112,9 @@ export class SkillRunner {
   readonly #prompter: AuthPrompter;
   readonly #launches: LaunchPreparer;
   readonly #process: ContainerOwnerProcess;
+  /** The one record of runs in progress, whoever started them (the CLI, the page, the API). */
   readonly #active = new Set<ActiveRun>();
+  #stopping = false;
 
   constructor(options: SkillRunnerOptions) {
     this.#options = options;
@@ -170,8 +172,19 @@ export class SkillRunner {
     return leftovers.map((container) => container.id);
   }
 
-  /** Stops every run in progress (daemon shutdown) and resolves once their containers are gone. */
+  /**
+   * Starts a run in the background: its id at once, its end in `done` (output and the end also
+   * arrive as events). Refused once `stopAll` was called.
+   */
+  start(request: Omit<RunRequest, 'runId' | 'signal'>): { runId: string; done: Promise<RunResult> } {
+    if (this.#stopping) throw new SandboxShuttingDownError();
+    const runId = randomUUID();
+    return { runId, done: this.run({ ...request, runId }) };
+  }
+
+  /** Stops every run in progress (daemon shutdown), takes no new ones from `start`, and resolves once their containers are gone. */
   async stopAll(): Promise<void> {
+    this.#stopping = true;
     const runs = [...this.#active];
     for (const run of runs) run.controller.abort(new Error('the sandbox is shutting down'));
     await Promise.allSettled(runs.map((run) => run.done));

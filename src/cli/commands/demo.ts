@@ -12,7 +12,7 @@ import { DEMO_PROVIDER, DEMO_USER } from '../../demo/demo-constants.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../../exit-codes.js';
 import { choosePort } from '../free-port.js';
-import { createRuntimeFromConfig } from '../runtime.js';
+import { createRuntimeFromConfig } from '../../app/runtime.js';
 import { exitCodeForRun, printForPeople, printJsonLine } from './run.js';
 import { parsePort, startDaemonWithSkills } from './serve.js';
 

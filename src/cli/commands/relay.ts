@@ -8,7 +8,7 @@ import type { CommandResult } from '../command-result.js';
 import { postPrompt, readApiToken } from '../connect-daemon-client.js';
 import { EXIT_NEEDS_AUTH, EXIT_OK } from '../../exit-codes.js';
 import { InterruptedError } from '../interrupted-error.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../app/runtime.js';
 
 export interface RelayCommandOptions {
   owner?: string | undefined;

@@ -4,7 +4,7 @@ import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
 import type { RunResult } from '../../sandbox/skill-runner.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_INTERRUPTED, EXIT_NEEDS_AUTH, EXIT_TIMEOUT } from '../../exit-codes.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../app/runtime.js';
 import { setUpSkills } from '../skills-setup.js';
 
 export interface RunCommandOptions {

@@ -5,7 +5,7 @@ import type { CommandResult } from '../command-result.js';
 import { EXIT_ERROR, EXIT_OK } from '../../exit-codes.js';
 import { selectOwners, type OwnerSelection } from '../owners.js';
 import { renderTable } from '../output/table.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../app/runtime.js';
 
 export interface SkillsCommandOptions extends OwnerSelection {
   signal?: AbortSignal;
