@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/main.ts', 'bench/**', 'scripts/**'],
+    files: ['src/cli/main.ts', 'bench/**', 'scripts/**', 'examples/**'],
     rules: { 'no-console': 'off' },
   },
   {

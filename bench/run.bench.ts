@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { stringify as toYaml } from 'yaml';
-import { createRuntimeFromConfig, type Runtime } from '../src/cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from '../src/app/runtime.js';
 import { resolveConfig } from '../src/config/resolve-config.js';
 import { silentLogger } from '../src/log/logger.js';
 import { currentProcess } from '../src/sandbox/container-labels.js';

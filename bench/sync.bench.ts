@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { syncCommand, type SyncCommandJson } from '../src/cli/commands/sync.js';
-import { createRuntime } from '../src/cli/runtime.js';
+import { createRuntime } from '../src/app/runtime.js';
 import { silentLogger } from '../src/log/logger.js';
 import { spawnCli } from '../test/support/cli.js';
 import type { BenchmarkResult } from './run.js';

@@ -1,4 +1,4 @@
-import { InvalidNameError } from './errors.js';
+import { InvalidNameError, UsageError } from './errors.js';
 
 /** Owner ids become folder names under data/tokens: a user or chat group. */
 export const OWNER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -6,6 +6,11 @@ export const OWNER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** Skill names are folder names under skills/. */
 export const SKILL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** A scope as skills and hosts name it: visible ASCII without comma (URL scopes keep their colons). */
+export const SCOPE_PATTERN = /^[\x21-\x2b\x2d-\x7e]+$/;
+/** Run ids become container labels and go into events: lowercase UUIDs only. */
+export const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const DEFAULT_OWNER = 'main';
 
@@ -58,4 +63,10 @@ export function isOwnerId(value: unknown): value is string {
 
 export function isProviderName(value: unknown): value is string {
   return typeof value === 'string' && PROVIDER_NAME_PATTERN.test(value) && value !== '.' && value !== '..';
+}
+
+/** Validates a run id a caller names before the container starts (the HTTP API). */
+export function validateRunId(value: unknown): string {
+  if (typeof value === 'string' && RUN_ID_PATTERN.test(value)) return value;
+  throw new UsageError(`invalid run id ${describeValue(value)}: a run id must be a lowercase UUID`);
 }

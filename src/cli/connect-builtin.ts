@@ -1,5 +1,5 @@
 import type { BuiltinProviderConfig } from '../config/types.js';
-import { explicitPublicUrl } from '../daemon/daemon.js';
+import { explicitPublicUrl } from '../app/daemon.js';
 import { UsageError } from '../errors.js';
 import { isUnexpired } from '../tokens/freshness.js';
 import { generateApiToken } from '../web/auth/api-token.js';

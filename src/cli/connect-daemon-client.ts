@@ -8,6 +8,8 @@ import { API_TOKEN_FILE } from '../web/auth/api-token.js';
 
 /** A daemon that answers has a few seconds; one that does not is not one to rely on. */
 const REQUEST_TIMEOUT_MS = 5_000;
+/** A prompt waits for the token source's link (10 s at most in the daemon). */
+const PROMPT_TIMEOUT_MS = 15_000;
 
 /** A daemon answered, but not as one of ours should. */
 export class DaemonClientError extends NanoclawError {
@@ -126,4 +128,56 @@ export async function requestLoginLink(
     );
   }
   return parsed.data.url;
+}
+
+/** What a client asks the daemon to prompt for: `POST /api/prompts`. */
+export interface PromptRequest {
+  owner: string;
+  provider: string;
+  scopes: readonly string[];
+  skill: string | null;
+}
+
+const promptAnswer = z.object({ type: z.literal('auth_required'), connectUrl: z.string().nullable() });
+
+/** `POST <daemon>/api/prompts`: the daemon raises the prompt (its page shows it); answers its link. */
+export async function postPrompt(
+  baseUrl: string,
+  token: string,
+  prompt: PromptRequest,
+  signal: AbortSignal,
+): Promise<{ connectUrl: string | null }> {
+  let response: Response;
+  try {
+    response = await fetch(`${baseUrl}/api/prompts`, {
+      method: 'POST',
+      headers: { ...authorization(token), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        owner: prompt.owner,
+        provider: prompt.provider,
+        ...(prompt.scopes.length > 0 ? { scopes: prompt.scopes } : {}),
+        ...(prompt.skill !== null ? { skill: prompt.skill } : {}),
+      }),
+      redirect: 'manual',
+      // The daemon waits for the token source's link, which may take a while.
+      signal: AbortSignal.any([signal, AbortSignal.timeout(PROMPT_TIMEOUT_MS)]),
+    });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new DaemonClientError('DAEMON_REQUEST_FAILED', `the daemon at ${baseUrl} did not answer`, {
+      cause: error,
+    });
+  }
+  const body: unknown = await response.json().catch(() => null);
+  const parsed = promptAnswer.safeParse(body);
+  if (response.status === 401 || response.status === 403) {
+    throw new DaemonClientError('DAEMON_REFUSED', `the daemon at ${baseUrl} refused our API token`);
+  }
+  if (response.status !== 200 || !parsed.success) {
+    throw new DaemonClientError(
+      'DAEMON_REQUEST_FAILED',
+      `the daemon at ${baseUrl} did not take the prompt (HTTP ${response.status})`,
+    );
+  }
+  return { connectUrl: parsed.data.connectUrl };
 }

@@ -1,7 +1,7 @@
 import type { SyncResult } from '../tokens/sync-result.js';
 import type { ConnectSettings } from './connect-options.js';
 import type { AuthorizeLink, ConnectOutcome } from './connect-report.js';
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../app/runtime.js';
 
 /** What a source's connect flow gets: the runtime, the checked flags, Ctrl-C, and where to speak. */
 export interface ConnectFlow {

@@ -10,6 +10,10 @@ process.once('SIGTERM', stop);
 
 try {
   process.exitCode = await runCli(process.argv.slice(2), {
+    // Only `relay` reads it; made on first use, as opening it has a cost.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

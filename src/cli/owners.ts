@@ -1,5 +1,5 @@
 import { validateOwnerId } from '../names.js';
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../app/runtime.js';
 
 export interface OwnerSelection {
   owner?: string | undefined;

@@ -1,20 +1,24 @@
+import { Readable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, NanoclawError, UsageError } from '../errors.js';
 import type { CommandResult } from './command-result.js';
 import { CONNECT_HELP, connectCommand } from './commands/connect.js';
 import { demoCommand } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
-import { EXIT_INTERRUPTED, runCommand } from './commands/run.js';
+import { runCommand } from './commands/run.js';
+import { relayCommand } from './commands/relay.js';
 import { parseHost, parsePort, serveCommand } from './commands/serve.js';
 import type { ConfigOverrides } from '../config/resolve-config.js';
 import { skillsCommand } from './commands/skills.js';
 import { statusCommand } from './commands/status.js';
 import { syncCommand } from './commands/sync.js';
-import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { InterruptedError } from './interrupted-error.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../app/runtime.js';
 
 export interface CliIo {
+  /** What `relay` copies through; none: an empty input. */
+  stdin?: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: Record<string, string | undefined>;
@@ -111,6 +115,54 @@ export async function runCli(
         runCommand(runtime, { skill, args, owner: options.owner, json }, cliIo),
       );
     });
+
+  program
+    .command('relay')
+    .description(
+      "pass another runner's container output through, turning its AUTH_REQUIRED lines into prompts",
+    )
+    .requiredOption('--owner <id>', 'owner the container runs for')
+    .option(
+      '--provider <name>',
+      'a provider the container may ask for (repeatable)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option('--skill <name>', 'names the container in prompts and events')
+    .option('--exit-on-prompt', 'stop at the first prompt and exit 3')
+    .addHelpText(
+      'after',
+      '\nStandard input is copied to standard output unchanged, e.g.\n' +
+        '  docker logs -f agent | nanoclaw relay --owner alice --provider github\n' +
+        'Prompts go to the daemon at NANOCLAW_URL (with NANOCLAW_API_TOKEN) when set, and its page\n' +
+        'shows them; else the link to authorize is printed on standard error.\n' +
+        '\nExit codes:\n  0    the input ended\n  2    usage or configuration errors\n' +
+        '  3    a prompt was seen (with --exit-on-prompt)\n  130  interrupted (Ctrl-C)\n',
+    )
+    .action(
+      (
+        options: { owner: string; provider: string[]; skill?: string; exitOnPrompt?: boolean },
+        command: Command,
+      ) => {
+        schedule(command, (runtime, cliIo) =>
+          relayCommand(
+            runtime,
+            {
+              owner: options.owner,
+              providers: options.provider,
+              skill: options.skill,
+              exitOnPrompt: options.exitOnPrompt,
+            },
+            {
+              stdin: cliIo.stdin ?? Readable.from([]),
+              stdout: cliIo.stdout,
+              stderr: cliIo.stderr,
+              signal: cliIo.signal,
+            },
+          ),
+        );
+      },
+    );
 
   program
     .command('skills')

@@ -2,7 +2,7 @@ import type { ContainerRuntime } from '../sandbox/container-runtime.js';
 import { DockerContainerRuntime } from '../sandbox/docker-container-runtime.js';
 import { SkillCatalog } from '../sandbox/skill-catalog.js';
 import { SkillRunner } from '../sandbox/skill-runner.js';
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../app/runtime.js';
 
 export interface SkillsSetupOptions {
   containers?: ContainerRuntime | undefined;

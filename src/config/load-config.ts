@@ -13,6 +13,8 @@ export interface LoadConfigOptions {
   env?: Environment;
   cwd?: string;
   overrides?: ConfigOverrides;
+  /** The configuration as an object of the file's shape (a library user's); no file is read then. */
+  value?: unknown;
 }
 
 export interface LoadedConfig {
@@ -24,6 +26,16 @@ export interface LoadedConfig {
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
+  if (options.value !== undefined) {
+    const result = resolveConfig(options.value, {
+      env,
+      cwd,
+      configPath: null,
+      ...(options.overrides ? { overrides: options.overrides } : {}),
+    });
+    if ('errors' in result) throw new ConfigError(result.errors);
+    return result;
+  }
   const explicit = options.configPath ?? (env.NANOCLAW_CONFIG || undefined);
   const configPath = path.resolve(cwd, explicit ?? DEFAULT_CONFIG_FILE);
 

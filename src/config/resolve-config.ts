@@ -106,6 +106,8 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
   const publicUrl =
     envUrl(env, 'NANOCLAW_PUBLIC_URL', errors) ?? file.server?.publicUrl ?? defaultPublicUrl(host, port);
 
+  const daemonUrl = envUrl(env, 'NANOCLAW_URL', errors) ?? null;
+
   const logLevelEnv = envValue(env, 'NANOCLAW_LOG_LEVEL');
   if (logLevelEnv !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevelEnv)) {
     errors.push(`NANOCLAW_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}`);
@@ -141,6 +143,7 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
         port,
         publicUrl: publicUrl.replace(/\/+$/, ''),
         apiToken: envValue(env, 'NANOCLAW_API_TOKEN') ?? null,
+        daemonUrl: daemonUrl?.replace(/\/+$/, '') ?? null,
       },
       sandbox: {
         image: file.sandbox?.image ?? 'nanoclaw-skill:latest',

@@ -41,6 +41,8 @@ export interface ServerSettings {
   /** The URL people and OAuth providers reach the daemon at. */
   publicUrl: string;
   apiToken: string | null;
+  /** A running daemon that clients such as `nanoclaw relay` post to (NANOCLAW_URL); null: none. */
+  daemonUrl: string | null;
 }
 
 export interface SandboxSettings {

@@ -1,4 +1,4 @@
-import { isProviderName } from '../names.js';
+import { isProviderName, SCOPE_PATTERN } from '../names.js';
 
 /** What a skill asked for with an `AUTH_REQUIRED:` line. */
 export interface AuthRequest {
@@ -8,8 +8,6 @@ export interface AuthRequest {
 }
 
 export const AUTH_REQUIRED_PREFIX = 'AUTH_REQUIRED:';
-// Visible ASCII without comma: what skill.yaml allows in a scope.
-const SCOPE_PATTERN = /^[\x21-\x2b\x2d-\x7e]+$/;
 
 /**
  * Reads one stdout line as `AUTH_REQUIRED:<provider>[:<scope>[,<scope>...]]`. The line must hold

@@ -51,3 +51,10 @@ export class ContainerRuntimeError extends NanoclawError {
     this.statusCode = options.statusCode ?? null;
   }
 }
+
+/** A run was asked for while the daemon shuts down. */
+export class SandboxShuttingDownError extends NanoclawError {
+  constructor() {
+    super('SHUTTING_DOWN', 'the daemon is shutting down: no new skill runs');
+  }
+}

@@ -1,7 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from '../config/interpolate.js';
-import { PROVIDER_NAME_PATTERN, SKILL_NAME_PATTERN } from '../names.js';
+import { PROVIDER_NAME_PATTERN, SCOPE_PATTERN, SKILL_NAME_PATTERN } from '../names.js';
 import { InvalidManifestError } from './sandbox-errors.js';
 
 /** A provider a skill reads tokens for, with the scopes it needs. */
@@ -35,8 +35,6 @@ const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
 
 const MEMORY_PATTERN = /^(\d+)([bkmg]?)$/i;
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-// Scopes travel in the AUTH_REQUIRED line as a comma-separated list: visible ASCII, no comma.
-const SCOPE_PATTERN = /^[\x21-\x2b\x2d-\x7e]+$/;
 const IMAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/;
 
 /** "128m" -> bytes; null when it is not a size. */

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { NanoclawConfig, ProviderConfig } from '../config/types.js';
-import { describeError, UnknownProviderError, UsageError } from '../errors.js';
+import { describeError, UnknownProviderError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TIMEOUT } from '../exit-codes.js';
 import type { SkillExitedEvent } from '../events/types.js';
 import type { Logger } from '../log/logger.js';
-import { validateOwnerId } from '../names.js';
+import { validateOwnerId, validateRunId } from '../names.js';
 import type { TokenSources } from '../sources/token-source.js';
 import type { TokenSync } from '../tokens/token-sync.js';
-import { parseAuthRequiredLine, type AuthRequest } from './auth-required-parser.js';
+import type { AuthRequest } from './auth-required-parser.js';
+import { AuthPrompter } from './auth-prompter.js';
 import {
   currentProcess,
   isLeftover,
@@ -16,21 +18,17 @@ import {
   MANAGED_LABELS,
   type ContainerOwnerProcess,
 } from './container-labels.js';
-import type { ContainerRuntime, OutputChunk, OutputStream } from './container-runtime.js';
+import type { ContainerRuntime, OutputChunk } from './container-runtime.js';
 import { buildContainerSpec, ROOT_GID } from './container-spec.js';
-import { LineSplitter, type SplitLine } from './line-splitter.js';
-import { SkillProviderNotConfiguredError } from './sandbox-errors.js';
+import type { PreparedLaunch } from './launch.js';
+import { LaunchPreparer } from './launch-preparer.js';
+import type { OutputWatch } from './output-watch.js';
+import { SandboxShuttingDownError, SkillProviderNotConfiguredError } from './sandbox-errors.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
 import { SkillImages } from './skill-images.js';
 import { TokenRedactor } from './token-redactor.js';
 
 export type RunEndReason = SkillExitedEvent['reason'];
-
-/** Exit codes a run reports when the skill's own code does not apply. */
-export const EXIT_CODE_TIMEOUT = 124;
-/** The container runtime failed under a started skill (Docker's own convention for its failures). */
-export const EXIT_CODE_FAILED = 125;
-export const EXIT_CODE_ABORTED = 130;
 
 export interface RunRequest {
   skill: string;
@@ -71,6 +69,9 @@ export interface SkillRunnerOptions {
   process?: Partial<ContainerOwnerProcess>;
   /** Told before the default image is built from Dockerfile.skill. */
   onImageBuild?: (image: string, baseImage: string) => void;
+  /** The shared launch path and prompts (made from the parts above when not given). */
+  launches?: LaunchPreparer;
+  prompter?: AuthPrompter;
 }
 
 interface ActiveRun {
@@ -79,13 +80,6 @@ interface ActiveRun {
 }
 
 const NEVER = new AbortController().signal;
-const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A caller's run id becomes a container label and goes into events: only a lowercase UUID will do. */
-function validateRunId(runId: string): string {
-  if (!RUN_ID_PATTERN.test(runId)) throw new UsageError('a run id must be a lowercase UUID');
-  return runId;
-}
 /** Bounds the clean-up calls (stop, kill, remove), which must not hang a shutdown. */
 const CLEANUP_TIMEOUT_MS = 30_000;
 /** After exit, the attach stream drains what is left; a stuck stream is cut after this. */
@@ -115,8 +109,12 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
 export class SkillRunner {
   readonly #options: SkillRunnerOptions;
   readonly #images: SkillImages;
+  readonly #prompter: AuthPrompter;
+  readonly #launches: LaunchPreparer;
   readonly #process: ContainerOwnerProcess;
+  /** The one record of runs in progress, whoever started them (the CLI, the page, the API). */
   readonly #active = new Set<ActiveRun>();
+  #stopping = false;
 
   constructor(options: SkillRunnerOptions) {
     this.#options = options;
@@ -129,6 +127,20 @@ export class SkillRunner {
         logger: options.logger,
         ...(options.onImageBuild ? { onBuild: options.onImageBuild } : {}),
       });
+    this.#prompter =
+      options.prompter ??
+      new AuthPrompter({
+        tokenSync: options.tokenSync,
+        sources: options.sources,
+        events: options.events,
+        logger: options.logger,
+        ...(options.connectUrlTimeoutMs !== undefined
+          ? { connectUrlTimeoutMs: options.connectUrlTimeoutMs }
+          : {}),
+      });
+    this.#launches =
+      options.launches ??
+      new LaunchPreparer({ tokenSync: options.tokenSync, prompter: this.#prompter, logger: options.logger });
     this.#process = { ...currentProcess(), ...options.process };
   }
 
@@ -160,8 +172,19 @@ export class SkillRunner {
     return leftovers.map((container) => container.id);
   }
 
-  /** Stops every run in progress (daemon shutdown) and resolves once their containers are gone. */
+  /**
+   * Starts a run in the background: its id at once, its end in `done` (output and the end also
+   * arrive as events). Refused once `stopAll` was called.
+   */
+  start(request: Omit<RunRequest, 'runId' | 'signal'>): { runId: string; done: Promise<RunResult> } {
+    if (this.#stopping) throw new SandboxShuttingDownError();
+    const runId = randomUUID();
+    return { runId, done: this.run({ ...request, runId }) };
+  }
+
+  /** Stops every run in progress (daemon shutdown), takes no new ones from `start`, and resolves once their containers are gone. */
   async stopAll(): Promise<void> {
+    this.#stopping = true;
     const runs = [...this.#active];
     for (const run of runs) run.controller.abort(new Error('the sandbox is shutting down'));
     await Promise.allSettled(runs.map((run) => run.done));
@@ -211,30 +234,33 @@ export class SkillRunner {
     signal: AbortSignal,
     runId: string,
   ): Promise<RunResult> {
-    const { config, containers, events, logger, tokenSync } = this.#options;
+    const { config, containers, events, logger } = this.#options;
     const aborted = (): RunResult => ({
       runId,
       skill: skill.name,
       owner,
-      exitCode: EXIT_CODE_ABORTED,
+      exitCode: EXIT_INTERRUPTED,
       reason: 'aborted',
       authRequired: [],
     });
 
     const image = skill.image ?? config.sandbox.image;
-    let ownerTokensDir: string;
+    let launch: PreparedLaunch;
     let tokenFolderGid: number;
     try {
       await this.#images.ensure(image, signal);
-      await this.#syncBeforeLaunch(owner, providers, signal);
-      ownerTokensDir = await tokenSync.folder.ensureOwnerDir(owner);
-      tokenFolderGid = (await stat(ownerTokensDir)).gid;
+      launch = await this.#launches.prepare({
+        owner,
+        providers: providers.map((provider) => provider.name),
+        signal,
+      });
+      tokenFolderGid = (await stat(launch.mount.hostPath)).gid;
     } catch (error) {
       if (signal.aborted) return aborted();
       throw error;
     }
     if (signal.aborted) return aborted();
-    if (tokenFolderGid === ROOT_GID) this.#reportRootGroup(owner, skill.name, ownerTokensDir);
+    if (tokenFolderGid === ROOT_GID) this.#reportRootGroup(owner, skill.name, launch.mount.hostPath);
 
     const spec = buildContainerSpec({
       manifest: skill,
@@ -242,7 +268,7 @@ export class SkillRunner {
       owner,
       runId,
       args,
-      ownerTokensDir,
+      ownerTokensDir: launch.mount.hostPath,
       skillDir: skill.directory,
       tokenFolderGid,
       hostNetwork: config.sandbox.network,
@@ -280,26 +306,6 @@ export class SkillRunner {
     );
   }
 
-  /** Pre-launch sync: fresh files cost no source request; failures never block the launch. */
-  async #syncBeforeLaunch(owner: string, providers: readonly ProviderConfig[], signal: AbortSignal) {
-    if (providers.length === 0) return;
-    const { tokenSync, logger } = this.#options;
-    try {
-      const results = await tokenSync.syncMany(
-        providers.map((provider) => ({ owner, provider: provider.name })),
-        { signal },
-      );
-      for (const result of results.filter((each) => !each.usable)) {
-        logger.info(
-          { owner, provider: result.provider, state: result.state, code: result.code },
-          'no usable token before launch; the skill may ask for authorization',
-        );
-      }
-    } catch (error) {
-      logger.warn({ owner, ...describeError(error) }, 'pre-launch token sync failed');
-    }
-  }
-
   async #supervise(run: {
     skill: Skill;
     owner: string;
@@ -312,9 +318,6 @@ export class SkillRunner {
     const { containers, events, logger } = this.#options;
     const { skill, owner, runId, containerId, signal } = run;
     const grace = this.#stopGraceSeconds;
-    const prompts = new AuthPrompts(skill, (provider, scopes) =>
-      this.#announce(owner, skill.name, runId, provider, scopes, signal),
-    );
 
     let stopping: RunEndReason | null = null;
     const terminate = (reason: RunEndReason) => {
@@ -335,18 +338,24 @@ export class SkillRunner {
     else signal.addEventListener('abort', onAbort, { once: true });
 
     using redactor = await TokenRedactor.forRun(this.#options.tokenSync.folder, events, owner);
-    const pumping = this.#pump(run.chunks, (stream, line) => {
-      if (stream === 'stdout' && !line.truncated && prompts.offer(line.text)) return;
-      events.emit({
-        type: 'skill_output',
-        owner,
-        skill: skill.name,
-        runId,
-        stream,
-        line: redactor.redact(line.text),
-        ...(line.truncated ? { truncated: true } : {}),
-      });
+    const watch = this.#prompter.watch({
+      owner,
+      skill: skill.name,
+      runId,
+      declared: skill.providers,
+      signal,
+      onLine: (stream, line) =>
+        events.emit({
+          type: 'skill_output',
+          owner,
+          skill: skill.name,
+          runId,
+          stream,
+          line: redactor.redact(line.text),
+          ...(line.truncated ? { truncated: true } : {}),
+        }),
     });
+    const pumping = this.#pump(run.chunks, watch);
 
     let exitCode: number;
     let failed = false;
@@ -355,7 +364,7 @@ export class SkillRunner {
     } catch (error) {
       logger.error({ runId, ...describeError(error) }, 'lost track of the skill container');
       failed = true;
-      exitCode = EXIT_CODE_FAILED;
+      exitCode = EXIT_FAILED;
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -367,102 +376,27 @@ export class SkillRunner {
     }
     run.output.abort();
     await pumping;
-    await prompts.settled();
+    await watch.settled();
 
     const ended = stopping as RunEndReason | null;
     const reason: RunEndReason =
-      ended ?? (failed ? 'failed' : prompts.requests.length > 0 ? 'auth_required' : 'exited');
-    const code = ended === 'timeout' ? EXIT_CODE_TIMEOUT : ended === 'aborted' ? EXIT_CODE_ABORTED : exitCode;
+      ended ?? (failed ? 'failed' : watch.prompts.length > 0 ? 'auth_required' : 'exited');
+    const code = ended === 'timeout' ? EXIT_TIMEOUT : ended === 'aborted' ? EXIT_INTERRUPTED : exitCode;
     events.emit({ type: 'skill_exited', owner, skill: skill.name, runId, exitCode: code, reason });
     logger.info({ owner, skill: skill.name, runId, exitCode: code, reason }, 'skill exited');
-    return { runId, skill: skill.name, owner, exitCode: code, reason, authRequired: prompts.requests };
+    return { runId, skill: skill.name, owner, exitCode: code, reason, authRequired: [...watch.prompts] };
   }
 
-  /** Reads output to its end, line by line per stream; a broken stream ends it without failing the run. */
-  async #pump(
-    chunks: AsyncIterable<OutputChunk>,
-    onLine: (stream: OutputStream, line: SplitLine) => void,
-  ): Promise<void> {
-    const splitters: Record<OutputStream, LineSplitter> = {
-      stdout: new LineSplitter(),
-      stderr: new LineSplitter(),
-    };
+  /** Reads output to its end into the watch; a broken stream ends it without failing the run. */
+  async #pump(chunks: AsyncIterable<OutputChunk>, watch: OutputWatch): Promise<void> {
     try {
-      for await (const chunk of chunks) {
-        for (const line of splitters[chunk.stream].push(chunk.data)) onLine(chunk.stream, line);
-      }
+      for await (const chunk of chunks) watch.write(chunk.data, chunk.stream);
     } catch (error) {
       if ((error as Error)?.name !== 'AbortError') {
         this.#options.logger.debug({ ...describeError(error) }, 'skill output stream ended early');
       }
     } finally {
-      for (const stream of ['stdout', 'stderr'] as const) {
-        for (const line of splitters[stream].flush()) onLine(stream, line);
-      }
+      watch.end();
     }
-  }
-
-  async #announce(
-    owner: string,
-    skill: string,
-    runId: string,
-    provider: string,
-    scopes: string[],
-    signal: AbortSignal,
-  ): Promise<void> {
-    const connectUrl = await this.#connectUrl(owner, provider, signal);
-    this.#options.events.emit({ type: 'auth_required', owner, provider, scopes, skill, runId, connectUrl });
-  }
-
-  /** The token source's link for the owner to authorize, or null when it cannot make one now. */
-  async #connectUrl(owner: string, providerName: string, runSignal: AbortSignal): Promise<string | null> {
-    const { sources, tokenSync, logger } = this.#options;
-    const signal = AbortSignal.any([
-      runSignal,
-      AbortSignal.timeout(this.#options.connectUrlTimeoutMs ?? 10_000),
-    ]);
-    try {
-      const provider = tokenSync.provider(providerName);
-      return await sources.sourceFor(provider).authorizationUrl({ owner, provider, signal });
-    } catch (error) {
-      logger.warn(
-        { owner, provider: providerName, ...describeError(error) },
-        'no connect URL for the prompt',
-      );
-      return null;
-    }
-  }
-}
-
-/** The AUTH_REQUIRED lines of one run: parsed against the manifest, announced once per provider. */
-class AuthPrompts {
-  readonly requests: AuthRequest[] = [];
-  readonly #declared: ReadonlyMap<string, string[]>;
-  readonly #names: ReadonlySet<string>;
-  readonly #pending: Promise<void>[] = [];
-
-  constructor(
-    skill: Skill,
-    private readonly announce: (provider: string, scopes: string[]) => Promise<void>,
-  ) {
-    this.#declared = new Map(skill.providers.map((provider) => [provider.name, provider.scopes]));
-    this.#names = new Set(this.#declared.keys());
-  }
-
-  /** True when the line is a prompt (announced now, or a repeat of one already announced). */
-  offer(line: string): boolean {
-    const request = parseAuthRequiredLine(line, this.#names);
-    if (request === null) return false;
-    if (this.requests.some((seen) => seen.provider === request.provider)) return true;
-    const scopes =
-      request.scopes.length > 0 ? request.scopes : [...(this.#declared.get(request.provider) ?? [])];
-    this.requests.push({ provider: request.provider, scopes });
-    this.#pending.push(this.announce(request.provider, scopes));
-    return true;
-  }
-
-  /** Resolves once every prompt of the run has been announced. */
-  async settled(): Promise<void> {
-    await Promise.allSettled(this.#pending);
   }
 }

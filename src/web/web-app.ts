@@ -3,6 +3,8 @@ import type { NanoclawConfig } from '../config/types.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../log/logger.js';
 import type { CreatedSources } from '../sources/create-sources.js';
+import { AuthPrompter } from '../sandbox/auth-prompter.js';
+import { LaunchPreparer } from '../sandbox/launch-preparer.js';
 import type { TokenSync } from '../tokens/token-sync.js';
 import { RequestGuard } from './auth/request-guard.js';
 import { SessionStore } from './auth/session-store.js';
@@ -27,6 +29,9 @@ export interface WebAppOptions {
   /** The URL people reach the daemon at; null: the address it listens on. */
   publicUrl: string | null;
   skills?: SkillRuns | null;
+  /** The launch path and prompts the runner uses too (made from the parts above when not given). */
+  prompter?: AuthPrompter;
+  launches?: LaunchPreparer;
   refreshState?: (owner: string, provider: string) => RefreshView | null;
   /** Routes beside the default ones (tests, plug-ins). */
   extraRoutes?: readonly RouteModule[];
@@ -80,6 +85,14 @@ export class WebApp {
       logger: options.logger,
       secureCookies: publicUrl !== null && new URL(publicUrl).protocol === 'https:',
     });
+    const prompter =
+      options.prompter ??
+      new AuthPrompter({
+        tokenSync: options.tokenSync,
+        sources: options.sources.registry,
+        events: options.events,
+        logger: options.logger,
+      });
     this.context = {
       config: options.config,
       logger: options.logger,
@@ -97,6 +110,10 @@ export class WebApp {
       pendingPrompts: this.#pendingPrompts,
       sessions,
       guard,
+      launches:
+        options.launches ??
+        new LaunchPreparer({ tokenSync: options.tokenSync, prompter, logger: options.logger }),
+      prompter,
       skills: options.skills ?? null,
       refreshState: options.refreshState ?? (() => null),
       publicUrl: () => this.#publicUrl,

@@ -2,6 +2,8 @@ import type { NanoclawConfig } from '../config/types.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../log/logger.js';
 import type { CreatedSources } from '../sources/create-sources.js';
+import type { AuthPrompter } from '../sandbox/auth-prompter.js';
+import type { LaunchPreparer } from '../sandbox/launch-preparer.js';
 import type { TokenSync } from '../tokens/token-sync.js';
 import type { RequestGuard } from './auth/request-guard.js';
 import type { SessionStore } from './auth/session-store.js';
@@ -34,6 +36,10 @@ export interface WebContext {
   pendingPrompts: PendingPrompts;
   sessions: SessionStore;
   guard: RequestGuard;
+  /** The one launch path, for hosts that run their own containers. */
+  launches: LaunchPreparer;
+  /** Announces authorization prompts (`auth_required`) with the source's link. */
+  prompter: AuthPrompter;
   /** Skills and runs; null when the sandbox is not available. */
   skills: SkillRuns | null;
   /** The refresher's view of a token, when a refresher runs. */

@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium, RESULTS_DIR } from '../support/browser.js';
 import { SkillCatalog } from '../../src/sandbox/skill-catalog.js';
 import type { RunRequest, RunResult } from '../../src/sandbox/skill-runner.js';
-import type { SkillRunnerPort } from '../../src/web/skills/skill-runs.js';
 import { FakeNangoConnectUi } from '../support/fake-nango-connect-ui.js';
+import { fakeRunnerPort } from '../support/fake-runner-port.js';
 import { FakeNangoServer } from '../support/fake-nango-server.js';
 import { TestDaemon, waitFor } from '../integration/web/daemon-harness.js';
 
@@ -28,22 +28,19 @@ const contexts: BrowserContext[] = [];
 const outsideRequests = new Set<string>();
 
 /** Plays a run on the event bus as the real runner would, a line at a time, without Docker. */
-const scriptedRunner: SkillRunnerPort = {
-  async run(request: RunRequest): Promise<RunResult> {
-    const base = { owner: request.owner, skill: request.skill, runId: request.runId! };
-    const events = daemon.runtime.events;
-    const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
-    events.emit({ type: 'skill_started', ...base });
-    for (const line of ['fetching events…', `args: ${(request.args ?? []).join(',')}`]) {
-      await pause();
-      events.emit({ type: 'skill_output', ...base, stream: 'stdout', line });
-    }
+const scriptedRunner = fakeRunnerPort(async (request: RunRequest): Promise<RunResult> => {
+  const base = { owner: request.owner, skill: request.skill, runId: request.runId! };
+  const events = daemon.runtime.events;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
+  events.emit({ type: 'skill_started', ...base });
+  for (const line of ['fetching events…', `args: ${(request.args ?? []).join(',')}`]) {
     await pause();
-    events.emit({ type: 'skill_exited', ...base, exitCode: 0, reason: 'exited' });
-    return { ...base, exitCode: 0, reason: 'exited', authRequired: [] };
-  },
-  stopAll: async () => {},
-};
+    events.emit({ type: 'skill_output', ...base, stream: 'stdout', line });
+  }
+  await pause();
+  events.emit({ type: 'skill_exited', ...base, exitCode: 0, reason: 'exited' });
+  return { ...base, exitCode: 0, reason: 'exited', authRequired: [] };
+});
 
 beforeAll(async () => {
   if (!haveChromium) return;

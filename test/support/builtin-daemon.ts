@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRuntimeFromConfig, type Runtime } from '../../src/cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from '../../src/app/runtime.js';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import type { BuiltinProviderConfig } from '../../src/config/types.js';
-import { Daemon } from '../../src/daemon/daemon.js';
+import { Daemon } from '../../src/app/daemon.js';
 import { DEMO_PROVIDER, demoProviderEntries } from '../../src/demo/demo-providers.js';
 import type { NanoclawEvent } from '../../src/events/types.js';
 import { createLogger } from '../../src/log/logger.js';

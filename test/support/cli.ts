@@ -26,6 +26,8 @@ export interface CliRunOptions {
   env?: Record<string, string | undefined>;
   /** Kill the process after this long (a hung CLI fails the test instead of the suite). */
   timeoutMs?: number;
+  /** Standard input, written whole then closed; none: no standard input. */
+  input?: string | Uint8Array;
 }
 
 /** Runs `nanoclaw <args>` as a real process and collects its output and exit code. */
@@ -34,12 +36,13 @@ export function spawnCli(args: readonly string[], options: CliRunOptions): Promi
     const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
       cwd: options.cwd,
       env: { PATH: process.env.PATH, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
     child.once('error', (error) => {
       clearTimeout(timer);

@@ -4,7 +4,7 @@
  * killed. Run as `node --import tsx fault-storm-writer.ts <dataDir> <provider> <owner> <connectionId>`
  * with NANGO_HOST and NANGO_SECRET_KEY set; prints `storming` once the first token is written.
  */
-import { createRuntimeFromConfig } from '../../src/cli/runtime.js';
+import { createRuntimeFromConfig } from '../../src/app/runtime.js';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import { createLogger } from '../../src/log/logger.js';
 

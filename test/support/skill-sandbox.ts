@@ -3,7 +3,7 @@ import { chmod, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promi
 import os from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { createRuntimeFromConfig, type Runtime } from '../../src/cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from '../../src/app/runtime.js';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import type { NanoclawEvent } from '../../src/events/types.js';
 import { silentLogger } from '../../src/log/logger.js';

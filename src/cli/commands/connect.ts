@@ -12,7 +12,7 @@ import {
   type AuthorizeLink,
   type ConnectReport,
 } from '../connect-report.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../app/runtime.js';
 
 export type ConnectCommandOptions = ConnectFlags;
 

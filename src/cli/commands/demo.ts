@@ -10,10 +10,10 @@ import type { RunResult } from '../../sandbox/skill-runner.js';
 import { builtinCallbackUrl, builtinStartPath } from '../../sources/builtin/builtin-urls.js';
 import { DEMO_PROVIDER, DEMO_USER } from '../../demo/demo-constants.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_OK } from '../exit-codes.js';
+import { EXIT_INTERRUPTED, EXIT_OK } from '../../exit-codes.js';
 import { choosePort } from '../free-port.js';
-import { createRuntimeFromConfig } from '../runtime.js';
-import { EXIT_INTERRUPTED, exitCodeForRun, printForPeople, printJsonLine } from './run.js';
+import { createRuntimeFromConfig } from '../../app/runtime.js';
+import { exitCodeForRun, printForPeople, printJsonLine } from './run.js';
 import { parsePort, startDaemonWithSkills } from './serve.js';
 
 /** The skills that ship with nanoclaw (the demo skill among them), beside src/ and dist/. */

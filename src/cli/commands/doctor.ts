@@ -3,8 +3,8 @@ import { createDoctorDependencies } from '../../doctor/create-doctor-dependencie
 import { renderDoctorReport } from '../../doctor/render-report.js';
 import { runDoctor, type DoctorDependencies } from '../../doctor/run-doctor.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_ERROR, EXIT_OK } from '../exit-codes.js';
-import { tokenGroupFor } from '../runtime.js';
+import { EXIT_ERROR, EXIT_OK } from '../../exit-codes.js';
+import { tokenGroupFor } from '../../app/runtime.js';
 
 export interface DoctorCommandOptions extends LoadConfigOptions {
   signal: AbortSignal;

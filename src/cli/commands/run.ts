@@ -3,12 +3,9 @@ import { validateOwnerId } from '../../names.js';
 import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
 import type { RunResult } from '../../sandbox/skill-runner.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_NEEDS_AUTH, EXIT_TIMEOUT } from '../exit-codes.js';
-import type { Runtime } from '../runtime.js';
+import { EXIT_INTERRUPTED, EXIT_NEEDS_AUTH, EXIT_TIMEOUT } from '../../exit-codes.js';
+import type { Runtime } from '../../app/runtime.js';
 import { setUpSkills } from '../skills-setup.js';
-
-/** Ctrl-C: the shell's convention for a command ended by SIGINT. */
-export const EXIT_INTERRUPTED = 130;
 
 export interface RunCommandOptions {
   skill: string;

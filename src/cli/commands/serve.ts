@@ -1,12 +1,12 @@
 import { describeError, UsageError } from '../../errors.js';
-import { Daemon } from '../../daemon/daemon.js';
+import { Daemon } from '../../app/daemon.js';
 import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
 import type { SkillCatalog } from '../../sandbox/skill-catalog.js';
 import type { SkillRunner } from '../../sandbox/skill-runner.js';
 import type { RouteModule } from '../../web/web-context.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_OK } from '../exit-codes.js';
-import type { Runtime } from '../runtime.js';
+import { EXIT_OK } from '../../exit-codes.js';
+import type { Runtime } from '../../app/runtime.js';
 import { setUpSkills } from '../skills-setup.js';
 
 export interface ServeCommandOptions {

@@ -2,10 +2,10 @@ import type { SkillProblem } from '../../sandbox/skill-catalog.js';
 import { SkillCatalog } from '../../sandbox/skill-catalog.js';
 import type { TokenStatus } from '../../tokens/token-sync.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_ERROR, EXIT_OK } from '../exit-codes.js';
+import { EXIT_ERROR, EXIT_OK } from '../../exit-codes.js';
 import { selectOwners, type OwnerSelection } from '../owners.js';
 import { renderTable } from '../output/table.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../app/runtime.js';
 
 export interface SkillsCommandOptions extends OwnerSelection {
   signal?: AbortSignal;

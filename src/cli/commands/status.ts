@@ -1,9 +1,9 @@
 import type { TokenStatus } from '../../tokens/token-sync.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_NEEDS_AUTH, EXIT_OK } from '../exit-codes.js';
+import { EXIT_NEEDS_AUTH, EXIT_OK } from '../../exit-codes.js';
 import { selectOwners, type OwnerSelection } from '../owners.js';
 import { formatRelative, formatTime, renderTable } from '../output/table.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../app/runtime.js';
 
 /** What `nanoclaw status --json` prints: a stable shape, documented in the README. */
 export interface StatusCommandJson {

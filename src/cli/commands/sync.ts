@@ -3,10 +3,10 @@ import { validateProviderName } from '../../names.js';
 import type { SyncResult } from '../../tokens/sync-result.js';
 import type { CommandResult } from '../command-result.js';
 import { InterruptedError } from '../interrupted-error.js';
-import { EXIT_ERROR, EXIT_NEEDS_AUTH, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
+import { EXIT_ERROR, EXIT_NEEDS_AUTH, EXIT_OK, EXIT_USAGE } from '../../exit-codes.js';
 import { selectOwners, type OwnerSelection } from '../owners.js';
 import { formatRelative, formatTime, renderTable } from '../output/table.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../app/runtime.js';
 
 export interface SyncCommandOptions extends OwnerSelection {
   providers?: string[];

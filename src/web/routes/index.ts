@@ -2,6 +2,7 @@ import type { RouteModule } from '../web-context.js';
 import { builtinOAuthRoutes } from './builtin-oauth-routes.js';
 import { connectionRoutes } from './connection-routes.js';
 import { eventRoutes } from './event-routes.js';
+import { launchRoutes } from './launch-routes.js';
 import { pageRoutes } from './page-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { skillRoutes } from './skill-routes.js';
@@ -17,5 +18,6 @@ export const routeModules: readonly RouteModule[] = [
   connectionRoutes,
   webhookRoutes,
   skillRoutes,
+  launchRoutes,
   builtinOAuthRoutes,
 ];

@@ -42,6 +42,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   // The provider's authorization server could not be reached or trusted: a bad gateway, not our fault.
   DISCOVERY_FAILED: 502,
   DOCKER_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
   IMAGE_NOT_FOUND: 503,
 };
 

@@ -1,14 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { describeError } from '../../errors.js';
 import type { EventBus } from '../../events/event-bus.js';
+import { EXIT_FAILED } from '../../exit-codes.js';
 import type { Logger } from '../../log/logger.js';
 import type { Skill, SkillProblem } from '../../sandbox/skill-catalog.js';
-import { EXIT_CODE_FAILED, type RunRequest, type RunResult } from '../../sandbox/skill-runner.js';
+import type { RunRequest, RunResult } from '../../sandbox/skill-runner.js';
 
-/** The part of the skill runner the API uses. */
+/** The part of the skill runner the API uses; the runner keeps the one record of runs. */
 export interface SkillRunnerPort {
-  run(request: RunRequest): Promise<RunResult>;
+  start(request: Omit<RunRequest, 'runId' | 'signal'>): { runId: string; done: Promise<RunResult> };
   stopAll(): Promise<void>;
+  readonly activeRuns: number;
 }
 
 /** The part of the skill catalog the API uses. */
@@ -26,16 +27,14 @@ export interface SkillSummary {
 }
 
 /**
- * Skill runs started over HTTP: they run in the background (output and the end arrive as events),
- * each under its own abort, and shutdown stops them all and waits for their containers to go.
+ * Skill runs started over HTTP: they run in the background (output and the end arrive as events);
+ * a run that could not start says so on the event stream, where the page is listening.
  */
 export class SkillRuns {
   readonly #runner: SkillRunnerPort;
   readonly #catalog: SkillCatalogPort;
   readonly #events: EventBus;
   readonly #logger: Logger;
-  readonly #active = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  #stopping = false;
 
   constructor(options: {
     runner: SkillRunnerPort;
@@ -50,7 +49,7 @@ export class SkillRuns {
   }
 
   get activeRuns(): number {
-    return this.#active.size;
+    return this.#runner.activeRuns;
   }
 
   list(): { skills: SkillSummary[]; problems: SkillProblem[] } {
@@ -65,46 +64,33 @@ export class SkillRuns {
     };
   }
 
-  /** Starts a run and returns its id at once; throws only when the skill is unknown. */
+  /** Starts a run and returns its id at once; throws only when the skill is unknown or the daemon stops. */
   start(skillName: string, owner: string, args: readonly string[]): { runId: string } {
-    if (this.#stopping) throw new Error('the daemon is shutting down');
     const skill = this.#catalog.get(skillName);
-    const runId = randomUUID();
-    const controller = new AbortController();
-    const done = this.#runner
-      .run({ skill: skill.name, owner, args, signal: controller.signal, runId })
-      .then(
-        (result) => {
-          this.#logger.info(
-            { runId, skill: skill.name, owner, exitCode: result.exitCode },
-            'skill run ended',
-          );
-        },
-        (error: unknown) => {
-          // The run never started a container: say so on the event stream, where the page is listening.
-          const { code, message } = describeError(error);
-          this.#logger.warn({ runId, skill: skill.name, owner, code }, 'skill run failed to start');
-          this.#events.emit({ type: 'error', code, message, owner, skill: skill.name });
-          this.#events.emit({
-            type: 'skill_exited',
-            owner,
-            skill: skill.name,
-            runId,
-            exitCode: EXIT_CODE_FAILED,
-            reason: 'failed',
-          });
-        },
-      )
-      .finally(() => this.#active.delete(runId));
-    this.#active.set(runId, { controller, done });
+    const { runId, done } = this.#runner.start({ skill: skill.name, owner, args });
+    done.then(
+      (result) => {
+        this.#logger.info({ runId, skill: skill.name, owner, exitCode: result.exitCode }, 'skill run ended');
+      },
+      (error: unknown) => {
+        const { code, message } = describeError(error);
+        this.#logger.warn({ runId, skill: skill.name, owner, code }, 'skill run failed to start');
+        this.#events.emit({ type: 'error', code, message, owner, skill: skill.name });
+        this.#events.emit({
+          type: 'skill_exited',
+          owner,
+          skill: skill.name,
+          runId,
+          exitCode: EXIT_FAILED,
+          reason: 'failed',
+        });
+      },
+    );
     return { runId };
   }
 
   /** Stops every run (their containers are stopped and removed) and waits for them. */
-  async stopAll(): Promise<void> {
-    this.#stopping = true;
-    const runs = [...this.#active.values()];
-    for (const run of runs) run.controller.abort(new Error('the daemon is shutting down'));
-    await Promise.allSettled([this.#runner.stopAll(), ...runs.map((run) => run.done)]);
+  stopAll(): Promise<void> {
+    return this.#runner.stopAll();
   }
 }

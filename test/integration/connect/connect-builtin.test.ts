@@ -1,8 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRuntimeFromConfig } from '../../../src/cli/runtime.js';
+import { createRuntimeFromConfig } from '../../../src/app/runtime.js';
 import { loadConfig } from '../../../src/config/load-config.js';
-import { Daemon } from '../../../src/daemon/daemon.js';
+import { Daemon } from '../../../src/app/daemon.js';
 import { demoProviderEntries } from '../../../src/demo/demo-providers.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { builtinCallbackUrl } from '../../../src/sources/builtin/builtin-urls.js';

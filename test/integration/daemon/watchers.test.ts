@@ -3,14 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SkillCatalog } from '../../../src/sandbox/skill-catalog.js';
-import type { SkillRunnerPort } from '../../../src/web/skills/skill-runs.js';
+import { fakeRunnerPort } from '../../support/fake-runner-port.js';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
 import { TestDaemon, waitFor } from '../web/daemon-harness.js';
 
-const idleRunner: SkillRunnerPort = {
-  run: () => Promise.reject(new Error('not in this test')),
-  stopAll: async () => {},
-};
+const idleRunner = fakeRunnerPort(() => Promise.reject(new Error('not in this test')));
 
 let nango: FakeNangoServer;
 let daemon: TestDaemon;

@@ -6,7 +6,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntimeFromConfig, type Runtime } from '../../../src/cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from '../../../src/app/runtime.js';
 import { resolveConfig } from '../../../src/config/resolve-config.js';
 import type { AuthRequiredEvent, NanoclawEvent } from '../../../src/events/types.js';
 import { silentLogger } from '../../../src/log/logger.js';

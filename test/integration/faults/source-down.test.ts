@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenGroupFor } from '../../../src/cli/runtime.js';
+import { tokenGroupFor } from '../../../src/app/runtime.js';
 import type { NanoclawConfig } from '../../../src/config/types.js';
 import { resolveConfig } from '../../../src/config/resolve-config.js';
 import { BACKOFF_MAX_MS, BACKOFF_MIN_MS } from '../../../src/daemon/backoff.js';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { tokenGroupFor } from '../../../src/cli/runtime.js';
+import { tokenGroupFor } from '../../../src/app/runtime.js';
 import type { SyncCommandJson } from '../../../src/cli/commands/sync.js';
 import { resolveConfig } from '../../../src/config/resolve-config.js';
 import { BACKOFF_MAX_MS, BACKOFF_MIN_MS } from '../../../src/daemon/backoff.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SyncCommandJson } from '../../../src/cli/commands/sync.js';
-import { createRuntime, type Runtime } from '../../../src/cli/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
 import { jsonOf, Project } from './project.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../../../src/cli/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
 

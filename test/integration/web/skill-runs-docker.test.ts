@@ -4,10 +4,10 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
-import { createRuntimeFromConfig, type Runtime } from '../../../src/cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from '../../../src/app/runtime.js';
 import { setUpSkills } from '../../../src/cli/skills-setup.js';
 import { resolveConfig } from '../../../src/config/resolve-config.js';
-import { Daemon } from '../../../src/daemon/daemon.js';
+import { Daemon } from '../../../src/app/daemon.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import {
   containersWithLabel,

@@ -4,13 +4,12 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SkillCatalog } from '../../../src/sandbox/skill-catalog.js';
 import type { RunRequest, RunResult } from '../../../src/sandbox/skill-runner.js';
-import type { SkillRunnerPort } from '../../../src/web/skills/skill-runs.js';
+import { fakeRunnerPort, type FakeRunnerPort } from '../../support/fake-runner-port.js';
 import { TestDaemon, waitFor } from './daemon-harness.js';
 
 /** Plays a skill run on the event bus the way the real runner does, without Docker. */
-class FakeRunner implements SkillRunnerPort {
+class FakeRunner {
   readonly requests: RunRequest[] = [];
-  stopped = 0;
   #release: Array<() => void> = [];
 
   constructor(private readonly daemon: () => TestDaemon) {}
@@ -48,9 +47,7 @@ class FakeRunner implements SkillRunnerPort {
     for (const release of this.#release.splice(0)) release();
   }
 
-  async stopAll(): Promise<void> {
-    this.stopped++;
-  }
+  readonly port: FakeRunnerPort = fakeRunnerPort((request) => this.run(request));
 }
 
 let daemon: TestDaemon | null = null;
@@ -74,7 +71,7 @@ async function startWithSkills(): Promise<{ daemon: TestDaemon; runner: FakeRunn
     );
   }
   const catalog = await SkillCatalog.load(skillsDir);
-  daemon = await TestDaemon.start({ daemon: { skills: { catalog, runner }, watch: false } });
+  daemon = await TestDaemon.start({ daemon: { skills: { catalog, runner: runner.port }, watch: false } });
   return { daemon, runner };
 }
 
@@ -137,7 +134,8 @@ describe('skills over HTTP', () => {
     await daemon.api('POST', '/api/skills/echo/run', { body: {} });
     await waitFor(() => daemon.events.some((event) => event.type === 'skill_started'));
     await daemon.daemon.close();
-    expect(runner.stopped).toBe(1);
+    expect(runner.port.stopAllCalls).toBe(1);
+    expect(runner.port.activeRuns).toBe(0);
     expect(daemon.events.at(-1)).toMatchObject({ type: 'skill_exited', reason: 'aborted' });
   });
 });

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exitCodeForRun, runCommand } from '../../../src/cli/commands/run.js';
 import { skillsCommand, type SkillListing } from '../../../src/cli/commands/skills.js';
-import { createRuntimeFromConfig, type Runtime } from '../../../src/cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from '../../../src/app/runtime.js';
 import { resolveConfig } from '../../../src/config/resolve-config.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import type { RunResult } from '../../../src/sandbox/skill-runner.js';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vites
 import { statusCommand, type StatusCommandJson } from '../../../src/cli/commands/status.js';
 import { exitCodeForSync, syncCommand, type SyncCommandJson } from '../../../src/cli/commands/sync.js';
 import { selectOwners } from '../../../src/cli/owners.js';
-import { createRuntimeFromConfig, type Runtime } from '../../../src/cli/runtime.js';
+import { createRuntimeFromConfig, type Runtime } from '../../../src/app/runtime.js';
 import { resolveConfig } from '../../../src/config/resolve-config.js';
 import { InvalidNameError, UsageError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';

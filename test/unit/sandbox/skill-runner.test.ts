@@ -438,6 +438,21 @@ describe('SkillRunner.run', () => {
     expect((await Promise.all(runs)).map((result) => result.reason)).toEqual(['aborted', 'aborted']);
     expect(runner.activeRuns).toBe(0);
     expect(containers.remaining).toEqual([]);
+    expect(() => runner.start({ skill: 'plain', owner: 'carol' })).toThrow(
+      expect.objectContaining({ code: 'SHUTTING_DOWN' }),
+    );
+  });
+
+  it('start records the run at once and hands back its id and end', async () => {
+    containers.behaviour = () => {};
+    const runner = await newRunner();
+    const started = skillsStarted(1);
+    const { runId, done } = runner.start({ skill: 'plain', owner: 'alice' });
+    expect(runner.activeRuns).toBe(1);
+    await started;
+    await runner.stopAll();
+    expect(await done).toMatchObject({ runId, reason: 'aborted' });
+    expect(runner.activeRuns).toBe(0);
   });
 
   it('removes the container when it cannot start, and throws', async () => {

@@ -5,11 +5,8 @@ import { silentLogger } from '../../../src/log/logger.js';
 import type { Skill } from '../../../src/sandbox/skill-catalog.js';
 import { UnknownSkillError } from '../../../src/sandbox/sandbox-errors.js';
 import type { RunRequest, RunResult } from '../../../src/sandbox/skill-runner.js';
-import {
-  SkillRuns,
-  type SkillCatalogPort,
-  type SkillRunnerPort,
-} from '../../../src/web/skills/skill-runs.js';
+import { SkillRuns, type SkillCatalogPort } from '../../../src/web/skills/skill-runs.js';
+import { fakeRunnerPort } from '../../support/fake-runner-port.js';
 
 const skill = { name: 'echo', description: 'd', providers: [], timeoutSeconds: 5 } as unknown as Skill;
 const catalog: SkillCatalogPort = {
@@ -25,35 +22,34 @@ function setup(run: (request: RunRequest) => Promise<RunResult>) {
   const events = new EventBus();
   const seen: NanoclawEvent[] = [];
   events.subscribe((event) => seen.push(event));
-  let stopAllCalls = 0;
-  const runner: SkillRunnerPort = {
-    run,
-    stopAll: async () => {
-      stopAllCalls++;
-    },
-  };
+  const runner = fakeRunnerPort(run);
   const runs = new SkillRuns({ runner, catalog, events, logger: silentLogger() });
-  return { runs, seen, stopAllCalls: () => stopAllCalls };
+  return { runs, seen, runner };
 }
 
+const exited = (request: RunRequest): RunResult => ({
+  runId: request.runId!,
+  skill: 'echo',
+  owner: request.owner,
+  exitCode: 0,
+  reason: 'exited',
+  authRequired: [],
+});
+
 describe('SkillRuns', () => {
-  it('answers with the run id at once and passes it to the runner', async () => {
+  it('answers with the run id at once and passes the request to the runner, which keeps the record', async () => {
     const requests: RunRequest[] = [];
+    let finish: () => void = () => {};
     const { runs } = setup(async (request) => {
       requests.push(request);
-      return {
-        runId: request.runId!,
-        skill: 'echo',
-        owner: request.owner,
-        exitCode: 0,
-        reason: 'exited',
-        authRequired: [],
-      };
+      await new Promise<void>((resolve) => (finish = resolve));
+      return exited(request);
     });
     const { runId } = runs.start('echo', 'alice', ['x']);
     expect(requests[0]).toMatchObject({ skill: 'echo', owner: 'alice', args: ['x'], runId });
     expect(runs.activeRuns).toBe(1);
-    await runs.stopAll();
+    finish();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(runs.activeRuns).toBe(0);
   });
 
@@ -63,29 +59,30 @@ describe('SkillRuns', () => {
     expect(runs.activeRuns).toBe(0);
   });
 
-  it('aborts every run on stopAll, waits for them, and takes no new ones', async () => {
-    let aborted = 0;
-    const { runs, stopAllCalls } = setup(
+  it('reports a run that could not start on the event stream: an error, then a failed exit', async () => {
+    const { runs, seen } = setup(() =>
+      Promise.reject(Object.assign(new Error('no such image'), { code: 'IMAGE_NOT_FOUND' })),
+    );
+    const { runId } = runs.start('echo', 'alice', []);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([
+      expect.objectContaining({ type: 'error', code: 'IMAGE_NOT_FOUND', owner: 'alice', skill: 'echo' }),
+      expect.objectContaining({ type: 'skill_exited', runId, exitCode: 125, reason: 'failed' }),
+    ]);
+  });
+
+  it("stopAll is the runner's: it stops every run and takes no new ones", async () => {
+    const { runs, runner } = setup(
       (request) =>
         new Promise((resolve) =>
-          request.signal!.addEventListener('abort', () => {
-            aborted++;
-            resolve({
-              runId: request.runId!,
-              skill: 'echo',
-              owner: request.owner,
-              exitCode: 130,
-              reason: 'aborted',
-              authRequired: [],
-            });
-          }),
+          request.signal!.addEventListener('abort', () => resolve({ ...exited(request), reason: 'aborted' })),
         ),
     );
     runs.start('echo', 'a', []);
     runs.start('echo', 'b', []);
     await runs.stopAll();
-    expect(aborted).toBe(2);
-    expect(stopAllCalls()).toBe(1);
+    expect(runner.stopAllCalls).toBe(1);
+    expect(runs.activeRuns).toBe(0);
     expect(() => runs.start('echo', 'c', [])).toThrow('shutting down');
   });
 });

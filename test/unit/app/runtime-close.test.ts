@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { createRuntime } from '../../../src/cli/runtime.js';
+import { createRuntime } from '../../../src/app/runtime.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { TokenSourceRegistry, type TokenSource } from '../../../src/sources/token-source.js';
 

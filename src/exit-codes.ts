@@ -1,4 +1,4 @@
-/** Exit codes, documented in `--help` and the README. */
+/** Exit codes of the CLI and of skill runs, in one place; documented in `--help` and the README. */
 export const EXIT_OK = 0;
 /** Something failed: a source error, a write error, an unusable token. */
 export const EXIT_ERROR = 1;
@@ -8,6 +8,10 @@ export const EXIT_USAGE = 2;
 export const EXIT_NEEDS_AUTH = 3;
 /** A skill ran past its timeout. */
 export const EXIT_TIMEOUT = 124;
+/** The container runtime failed under a started skill (Docker's own convention for its failures). */
+export const EXIT_FAILED = 125;
+/** Ctrl-C or SIGTERM: the shell's convention for a command ended by SIGINT; a stopped run too. */
+export const EXIT_INTERRUPTED = 130;
 
 export const EXIT_CODES_HELP = `Exit codes:
   0    all tokens usable (or the skill's own exit code for run)

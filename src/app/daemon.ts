@@ -11,10 +11,10 @@ import { loadOrCreateApiToken, type ApiToken } from '../web/auth/api-token.js';
 import { SkillRuns, type SkillRunnerPort } from '../web/skills/skill-runs.js';
 import type { RouteModule } from '../web/web-context.js';
 import { WebApp } from '../web/web-app.js';
-import type { Clock } from './clock.js';
-import { Refresher } from './refresher.js';
-import { SkillWatcher } from './skill-watcher.js';
-import { TokenWatcher } from './token-watcher.js';
+import type { Clock } from '../daemon/clock.js';
+import { Refresher } from '../daemon/refresher.js';
+import { SkillWatcher } from '../daemon/skill-watcher.js';
+import { TokenWatcher } from '../daemon/token-watcher.js';
 
 /** What the daemon is built from (the CLI's runtime has all of it). */
 export interface DaemonRuntime {
