@@ -2,7 +2,18 @@ import { setMaxListeners } from 'node:events';
 import { raceWithSignal, sleep } from '../../async/abort.js';
 import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
 import { NanoclawError, TokenSourceConfigError, TokenSourceUnavailableError } from '../../errors.js';
-import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
+import { ConnectionNotFoundError } from '../connection-errors.js';
+import type {
+  AuthorizationRequest,
+  ConfirmConnectionRequest,
+  ConnectStart,
+  FetchOutcome,
+  FetchTokenRequest,
+  TokenSource,
+} from '../token-source.js';
+import type { WebhookDelivery, WebhookResult } from '../webhook.js';
+import { handleNangoWebhook } from './nango-webhook-handler.js';
+import { WebhookReplayGuard } from './webhook-replay-guard.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { describeNangoFailure, mapNangoFailure } from './map-nango-error.js';
 import type { NangoApi } from './nango-api.js';
@@ -18,6 +29,10 @@ import {
 export interface NangoSourceOptions {
   api: NangoApi;
   registry: ConnectionRegistry;
+  /** The providers Nango serves, for webhooks that name an integration. */
+  providers?: readonly NangoProviderConfig[];
+  /** Remembers webhook deliveries, so a replayed one is refused. */
+  replays?: WebhookReplayGuard;
   /** Longest Retry-After we wait out inside one fetch; longer ones come back as "unavailable". */
   maxRetryWaitMs?: number;
   /** How long an owner's connection list is reused. */
@@ -44,6 +59,8 @@ export class NangoSource implements TokenSource {
   readonly #maxRetryWaitMs: number;
   readonly #listTtlMs: number;
   readonly #linkApiUrl: string | null;
+  readonly #providers: readonly NangoProviderConfig[];
+  readonly #replays: WebhookReplayGuard;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Owner -> in-flight or recent connection list, so a cold sync of many providers lists once. */
@@ -59,6 +76,8 @@ export class NangoSource implements TokenSource {
     this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 30_000;
     this.#listTtlMs = options.listTtlMs ?? 60_000;
     this.#linkApiUrl = options.linkApiUrl ?? null;
+    this.#providers = options.providers ?? [];
+    this.#replays = options.replays ?? new WebhookReplayGuard({ now: options.now ?? Date.now });
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? sleep;
     // Every owner's connection list in flight listens to it.
@@ -341,6 +360,45 @@ export class NangoSource implements TokenSource {
       return mine.some((connection) => connection.connectionId === connectionId) ? connectionId : null;
     }
     return mine[0]?.connectionId ?? null;
+  }
+
+  /** A connect session for the page's Connect UI, and its link for people. */
+  async startConnect(request: AuthorizationRequest): Promise<ConnectStart> {
+    const session = await this.createConnectSession(request.owner, request.provider, request.signal);
+    return {
+      flow: 'nango',
+      token: session.token,
+      connect_link: session.connectLink,
+      expires_at: session.expiresAt,
+    };
+  }
+
+  /** The connection must be among the owner's own at Nango; it is then recorded. */
+  async confirmConnection(request: ConfirmConnectionRequest): Promise<void> {
+    const { owner, provider, connectionId, signal } = request;
+    const found = await this.findOwnerConnection(owner, provider, connectionId, signal);
+    if (found === null) {
+      throw new ConnectionNotFoundError(
+        connectionId === null
+          ? `Nango has no ${provider.name} connection for owner "${owner}"`
+          : `Nango has no ${provider.name} connection "${connectionId}" for owner "${owner}"`,
+      );
+    }
+    await this.recordConnection(owner, provider, found);
+  }
+
+  /** Nango's auth webhooks (`POST /api/webhooks/nango`). */
+  handleWebhook(delivery: WebhookDelivery): Promise<WebhookResult> {
+    return handleNangoWebhook(delivery, {
+      providers: this.#providers,
+      registry: this.#registry,
+      replays: this.#replays,
+      verify: (rawBody, signature) =>
+        this.#api.verifyWebhook(rawBody, { 'x-nango-hmac-sha256': signature }),
+      resolveConnectionId: (owner, provider, signal) => this.resolveConnectionId(owner, provider, signal),
+      recordConnection: (owner, provider, connectionId) =>
+        this.recordConnection(owner, provider, connectionId),
+    });
   }
 
   /** Records which connection serves the owner's provider, once the owner connected it. */
