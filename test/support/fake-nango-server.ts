@@ -41,7 +41,13 @@ export interface NewConnection {
   tokenType?: string;
 }
 
-export type FakeRoute = 'getConnection' | 'listConnections' | 'createConnectSession' | 'deleteConnection';
+export type FakeRoute =
+  | 'getConnection'
+  | 'listConnections'
+  | 'createConnectSession'
+  | 'deleteConnection'
+  /** What the Connect UI asks with the session token (`GET /connect/session`). */
+  | 'getConnectSession';
 
 export interface RecordedRequest {
   method: string;
@@ -164,6 +170,11 @@ export class FakeNangoServer implements AsyncDisposable {
   latencyMs: number;
   readonly requests: RecordedRequest[] = [];
   readonly connectSessions: ConnectSession[] = [];
+  /**
+   * Where `connect_link` points (NANGO_PUBLIC_CONNECT_URL): the Connect UI. Like the real one, the
+   * link carries no `apiURL`.
+   */
+  publicConnectUrl: string | null = null;
   /** Integrations this Nango does not have (every other name is one it has). */
   readonly missingIntegrations = new Set<string>();
   /**
@@ -417,6 +428,10 @@ export class FakeNangoServer implements AsyncDisposable {
     if (scripted?.delayMs) await delay(scripted.delayMs, this.#closing.signal);
     if (closed()) return done();
 
+    // The Connect UI calls from its own origin, with the session token instead of the secret key.
+    if (recorded.route === 'getConnectSession' || request.method === 'OPTIONS') {
+      return send(response, this.#answerConnectUi(request.method ?? 'GET', request.headers.authorization));
+    }
     if (request.headers.authorization !== `Bearer ${this.secretKey}`) {
       return send(response, nangoReplies.unknownAccount());
     }
@@ -435,6 +450,7 @@ export class FakeNangoServer implements AsyncDisposable {
       route = method === 'GET' ? 'getConnection' : method === 'DELETE' ? 'deleteConnection' : null;
     } else if (path === '/connections' && method === 'GET') route = 'listConnections';
     else if (path === '/connect/sessions' && method === 'POST') route = 'createConnectSession';
+    else if (path === '/connect/session' && method === 'GET') route = 'getConnectSession';
     const recorded: RecordedRequest = {
       method,
       path,
@@ -526,6 +542,22 @@ export class FakeNangoServer implements AsyncDisposable {
     };
   }
 
+  #answerConnectUi(method: string, authorization: string | undefined): ScriptedReply {
+    const cors = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-headers': 'authorization, content-type',
+      'access-control-allow-methods': 'GET, POST, OPTIONS',
+    };
+    if (method === 'OPTIONS') return { status: 204, rawBody: '', headers: cors };
+    const session = this.connectSessions.find((each) => authorization === `Bearer ${each.token}`);
+    if (!session) return { ...nangoError(401, 'unknown_connect_session_token', 'Unknown session'), headers: cors };
+    return {
+      status: 200,
+      headers: cors,
+      body: { data: { end_user: { id: session.endUserId }, allowed_integrations: session.allowedIntegrations } },
+    };
+  }
+
   #answerListConnections(request: RecordedRequest): ScriptedReply {
     const { endUserId, integrationId } = request.query;
     const integrations = integrationId?.split(',');
@@ -585,7 +617,7 @@ export class FakeNangoServer implements AsyncDisposable {
       body: {
         data: {
           token: session.token,
-          connect_link: `${this.#url}/connect?session_token=${session.token}`,
+          connect_link: `${this.publicConnectUrl ?? this.#url}/?session_token=${session.token}`,
           expires_at: session.expiresAt.toISOString(),
         },
       },
