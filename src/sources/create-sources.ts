@@ -1,4 +1,9 @@
-import type { BuiltinProviderConfig, NanoclawConfig, NangoProviderConfig, NangoSettings } from '../config/types.js';
+import type {
+  BuiltinProviderConfig,
+  NanoclawConfig,
+  NangoProviderConfig,
+  NangoSettings,
+} from '../config/types.js';
 import { BuiltinSource } from './builtin/builtin-source.js';
 import { CredentialStore } from './builtin/credential-store.js';
 import { ConnectionRegistry } from './nango/connection-registry.js';

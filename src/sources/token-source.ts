@@ -102,9 +102,7 @@ export class TokenSourceRegistry implements TokenSources {
 
   /** The source of this kind when it takes webhooks, else null. */
   webhookReceiver(kind: string): WebhookReceiver | null {
-    const source = Object.hasOwn(this.sources, kind)
-      ? this.sources[kind as TokenSourceKind]
-      : undefined;
+    const source = Object.hasOwn(this.sources, kind) ? this.sources[kind as TokenSourceKind] : undefined;
     return source?.handleWebhook ? (source as WebhookReceiver) : null;
   }
 

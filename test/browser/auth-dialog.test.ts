@@ -204,10 +204,14 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
 
     const { page, consoleErrors } = await openPage();
     await page.goto(link.toString());
-    await expect.poll(() => page.locator('#what').textContent(), { timeout: 10_000 }).toBe('Connect github for frank?');
+    await expect
+      .poll(() => page.locator('#what').textContent(), { timeout: 10_000 })
+      .toBe('Connect github for frank?');
     await page.locator('#allow').click();
     await expect.poll(() => page.locator('#what').textContent()).toBe('Connected');
-    expect(nango.connections.filter((each) => each.endUserId === 'frank' && each.integration === 'github')).toHaveLength(1);
+    expect(
+      nango.connections.filter((each) => each.endUserId === 'frank' && each.integration === 'github'),
+    ).toHaveLength(1);
     expect(consoleErrors).toEqual([]);
   });
 

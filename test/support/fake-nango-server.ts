@@ -550,11 +550,14 @@ export class FakeNangoServer implements AsyncDisposable {
     };
     if (method === 'OPTIONS') return { status: 204, rawBody: '', headers: cors };
     const session = this.connectSessions.find((each) => authorization === `Bearer ${each.token}`);
-    if (!session) return { ...nangoError(401, 'unknown_connect_session_token', 'Unknown session'), headers: cors };
+    if (!session)
+      return { ...nangoError(401, 'unknown_connect_session_token', 'Unknown session'), headers: cors };
     return {
       status: 200,
       headers: cors,
-      body: { data: { end_user: { id: session.endUserId }, allowed_integrations: session.allowedIntegrations } },
+      body: {
+        data: { end_user: { id: session.endUserId }, allowed_integrations: session.allowedIntegrations },
+      },
     };
   }
 

@@ -357,7 +357,10 @@ export class BuiltinSource implements TokenSource {
         ),
       );
     }
-    return Promise.resolve({ flow: 'builtin', authorizationUrl: builtinStartPath(provider.name, request.owner) });
+    return Promise.resolve({
+      flow: 'builtin',
+      authorizationUrl: builtinStartPath(provider.name, request.owner),
+    });
   }
 
   /** The callback stored the grant already; the sync that follows tells whether there is one. */

@@ -124,7 +124,12 @@ export class NangoSource implements TokenSource {
           !replacedDeadId
         ) {
           replacedDeadId = true;
-          const replacement = await this.#replaceDeadConnection(request.owner, provider, resolved, request.signal);
+          const replacement = await this.#replaceDeadConnection(
+            request.owner,
+            provider,
+            resolved,
+            request.signal,
+          );
           if (replacement) {
             resolved = replacement;
             continue;
@@ -393,8 +398,7 @@ export class NangoSource implements TokenSource {
       providers: this.#providers,
       registry: this.#registry,
       replays: this.#replays,
-      verify: (rawBody, signature) =>
-        this.#api.verifyWebhook(rawBody, { 'x-nango-hmac-sha256': signature }),
+      verify: (rawBody, signature) => this.#api.verifyWebhook(rawBody, { 'x-nango-hmac-sha256': signature }),
       resolveConnectionId: (owner, provider, signal) => this.resolveConnectionId(owner, provider, signal),
       recordConnection: (owner, provider, connectionId) =>
         this.recordConnection(owner, provider, connectionId),

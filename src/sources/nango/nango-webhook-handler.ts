@@ -63,9 +63,7 @@ async function actOn(
   signal: AbortSignal,
   dependencies: NangoWebhookDependencies,
 ): Promise<WebhookResult> {
-  const providers = dependencies.providers.filter(
-    (provider) => provider.integration === webhook.integration,
-  );
+  const providers = dependencies.providers.filter((provider) => provider.integration === webhook.integration);
   if (providers.length === 0) {
     return { handled: false, reason: `no configured provider uses integration "${webhook.integration}"` };
   }
@@ -124,7 +122,8 @@ async function ownersOf(
 ): Promise<string[]> {
   const owners = new Set<string>();
   for (const provider of providers) {
-    for (const [owner, id] of Object.entries(provider.connections)) if (id === connectionId) owners.add(owner);
+    for (const [owner, id] of Object.entries(provider.connections))
+      if (id === connectionId) owners.add(owner);
     for (const owner of await registry.ownersOf(provider.integration, connectionId)) owners.add(owner);
   }
   return [...owners].sort();

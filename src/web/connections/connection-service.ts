@@ -11,8 +11,7 @@ export type { ConnectStart };
 
 /** The answer to a webhook: what was synced, and what now needs authorization. */
 export type WebhookOutcome =
-  | { handled: true; results: SyncResult[]; needsAuth: WebhookTarget[] }
-  | { handled: false; reason: string };
+  { handled: true; results: SyncResult[]; needsAuth: WebhookTarget[] } | { handled: false; reason: string };
 
 export interface ConnectionServiceOptions {
   tokenSync: TokenSync;
@@ -94,7 +93,10 @@ export class ConnectionService {
     const results: SyncResult[] = [];
     for (const target of answer.sync) {
       results.push(
-        await this.#tokenSync.sync(target.owner, target.provider, { mode: 'recheck', signal: delivery.signal }),
+        await this.#tokenSync.sync(target.owner, target.provider, {
+          mode: 'recheck',
+          signal: delivery.signal,
+        }),
       );
     }
     for (const target of answer.needsAuth) {

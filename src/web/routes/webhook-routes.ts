@@ -18,7 +18,9 @@ export const webhookRoutes: RouteModule = (context) => [
     anyHost: true,
     rawBody: true,
     bodyLimit: WEBHOOK_BODY_LIMIT,
-    params: z.object({ source: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a source kind' }) }),
+    params: z.object({
+      source: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a source kind' }),
+    }),
     async handle(request) {
       try {
         const outcome = await context.connections.receiveWebhook(request.params.source, {

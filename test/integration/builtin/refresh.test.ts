@@ -160,7 +160,14 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
     // Asking again, forced or not, answers from the store: not one more token request.
     const provider = builtinProvider(config, 'demo');
     for (const force of [true, false, true]) {
-      expect(await source.fetchToken({ owner: 'alice', provider, mode: force ? 'refresh' : 'cached', signal: NEVER })).toMatchObject({
+      expect(
+        await source.fetchToken({
+          owner: 'alice',
+          provider,
+          mode: force ? 'refresh' : 'cached',
+          signal: NEVER,
+        }),
+      ).toMatchObject({
         status: 'needs_auth',
         code: 'GRANT_REVOKED',
       });
@@ -214,7 +221,9 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
     expect(await source.store.read('alice', 'demo')).toBeNull();
     expect(await whoami(grant.accessToken)).toBe(401);
     await replayRefreshToken(grant.refreshToken!);
-    expect(await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER })).toMatchObject({
+    expect(
+      await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER }),
+    ).toMatchObject({
       status: 'needs_auth',
       code: 'NOT_CONNECTED',
     });

@@ -51,7 +51,9 @@ describe('the encrypted credential store', () => {
     );
 
     // The right key still reads it.
-    expect(await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER })).toMatchObject({
+    expect(
+      await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER }),
+    ).toMatchObject({
       status: 'token',
       token: { accessToken: stored.accessToken },
     });

@@ -102,7 +102,6 @@ describe('token folder watcher', () => {
       },
       10_000,
       'the refresher to renew the changed file',
-    
     );
   });
 

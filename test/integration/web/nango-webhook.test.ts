@@ -134,7 +134,9 @@ describe('POST /api/webhooks/nango', () => {
   it("removes the token of an owner whose connection was only found by listing, as Nango's refresh failure names it in tags", async () => {
     const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'erin' });
     // Synced without any connect: the connection comes from Nango's list, and is never recorded.
-    expect(await daemon.runtime.tokenSync.sync('erin', 'google-calendar')).toMatchObject({ state: 'refreshed' });
+    expect(await daemon.runtime.tokenSync.sync('erin', 'google-calendar')).toMatchObject({
+      state: 'refreshed',
+    });
     expect(await registry()).toBeNull();
 
     const failure = nango.authWebhook(connection, { operation: 'refresh', success: false });

@@ -180,7 +180,9 @@ describe('describeNangoFailure', () => {
         data: {
           error: {
             code: 'invalid_body',
-            errors: [{ code: 'custom', message: 'Integration does not exist', path: ['allowed_integrations', 0] }],
+            errors: [
+              { code: 'custom', message: 'Integration does not exist', path: ['allowed_integrations', 0] },
+            ],
           },
         },
       },

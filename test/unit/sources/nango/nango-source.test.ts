@@ -40,7 +40,11 @@ function connectionOf(connectionId: string, endUserId: string | null) {
   return {
     connection_id: connectionId,
     end_user: endUserId === null ? null : { id: endUserId, email: null, display_name: null },
-    credentials: { type: 'OAUTH2', access_token: `token-for-${connectionId}`, expires_at: '2030-01-01T00:00:00Z' },
+    credentials: {
+      type: 'OAUTH2',
+      access_token: `token-for-${connectionId}`,
+      expires_at: '2030-01-01T00:00:00Z',
+    },
   };
 }
 
@@ -255,7 +259,9 @@ describe('NangoSource: a recorded connection that Nango no longer has', () => {
         throw httpError(404, 'not_found');
       },
     ];
-    api.connections = [{ connection_id: 'alive', provider_config_key: 'github', created: '2030-01-01T00:00:00Z' }];
+    api.connections = [
+      { connection_id: 'alive', provider_config_key: 'github', created: '2030-01-01T00:00:00Z' },
+    ];
     expect(
       await source.fetchToken({ owner: 'alice', provider: provider('github'), mode: 'cached', signal }),
     ).toMatchObject({ status: 'token', token: { accessToken: 'token-for-alive' } });
@@ -476,9 +482,16 @@ describe('NangoSource: connect sessions and disconnect', () => {
   it('names the integration when Nango has no such integration for a connect session', async () => {
     const source = createSource();
     api.sessionAnswer = () => {
-      throw httpError(400, 'invalid_body', {}, {
-        errors: [{ code: 'custom', message: 'Integration does not exist', path: ['allowed_integrations', 0] }],
-      });
+      throw httpError(
+        400,
+        'invalid_body',
+        {},
+        {
+          errors: [
+            { code: 'custom', message: 'Integration does not exist', path: ['allowed_integrations', 0] },
+          ],
+        },
+      );
     };
     const error = await source
       .createConnectSession('alice', provider('google-calendar', { integration: 'gcal' }), signal)
@@ -490,7 +503,7 @@ describe('NangoSource: connect sessions and disconnect', () => {
     });
   });
 
-  it("adds the API URL to the link for a person when Nango is self-hosted", async () => {
+  it('adds the API URL to the link for a person when Nango is self-hosted', async () => {
     const source = createSource({ linkApiUrl: 'http://127.0.0.1:3003' });
     const session = await source.createConnectSession('alice', provider('github'), signal);
     const link = new URL(session.connectLink!);

@@ -53,7 +53,12 @@ describe('parseNangoWebhook', () => {
       }),
     ).toMatchObject({ kind: 'refresh-failed', connectionId: 'c-1', endUserId: 'alice' });
     expect(() =>
-      parseNangoWebhook({ ...withoutEndUser, operation: 'refresh', success: false, tags: { end_user_id: '../x' } }),
+      parseNangoWebhook({
+        ...withoutEndUser,
+        operation: 'refresh',
+        success: false,
+        tags: { end_user_id: '../x' },
+      }),
     ).toThrow('body.tags.end_user_id: expected an owner id');
   });
 
