@@ -145,6 +145,7 @@ export class Daemon {
         providers: tokenSync.providers,
         read: (owner, provider) => tokenSync.folder.read(owner, provider),
         sync: (owner, provider, syncOptions) => tokenSync.sync(owner, provider, syncOptions),
+        onPresent: (owner, provider) => refresher.reschedule(owner, provider),
         events,
         logger,
       });

@@ -52,6 +52,6 @@ export async function connectNango(flow: ConnectFlow, provider: NangoProviderCon
   );
   if (waited.status !== 'done') return { outcome: waited.status, link, result: null };
   await nango.recordConnection(owner, provider, waited.value);
-  const result = await runtime.tokenSync.sync(owner, provider.name, { force: true, signal });
+  const result = await runtime.tokenSync.sync(owner, provider.name, { mode: 'recheck', signal });
   return { outcome: 'connected', link, result };
 }

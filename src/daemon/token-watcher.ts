@@ -15,6 +15,8 @@ export interface TokenWatcherOptions {
   providers: readonly { name: string }[];
   read(owner: string, provider: string): Promise<StoredToken>;
   sync(owner: string, provider: string, options: SyncOptions): Promise<SyncResult>;
+  /** A file appeared or changed (whoever wrote it): plan its refresh from what it now says. */
+  onPresent?(owner: string, provider: string): Promise<void>;
   events: EventBus;
   logger: Logger;
   /** Quiet time before a changed file is looked at. */
@@ -22,9 +24,10 @@ export interface TokenWatcherOptions {
 }
 
 /**
- * Restores token files deleted or corrupted by hand, at once, from the source. A file is only looked
- * at, never trusted from the event alone: our own atomic writes leave a valid file (nothing to do),
- * and a removal we announced (`token_needs_auth`: disconnect, refused refresh) is left alone.
+ * Restores token files deleted or corrupted by hand, at once, from the source, and hands every file
+ * that appears or changes (a separate `nanoclaw sync`, say) to the refresher. A file is only looked
+ * at, never trusted from the event alone: our own atomic writes leave a valid file (nothing to
+ * restore), and a removal we announced (`token_needs_auth`: disconnect, refused refresh) is left alone.
  */
 export class TokenWatcher {
   readonly #options: TokenWatcherOptions;
@@ -104,6 +107,7 @@ export class TokenWatcher {
     const stored = await this.#options.read(owner, provider);
     if (stored.state === 'present') {
       this.#expected.add(key);
+      await this.#options.onPresent?.(owner, provider);
       return;
     }
     if (stored.state === 'missing' && !this.#expected.has(key)) return;
@@ -111,8 +115,9 @@ export class TokenWatcher {
       { owner, provider, state: stored.state },
       'token file was removed or damaged by hand; restoring it from the source',
     );
+    // The lost file held a token the source still has: ask again, without making the provider refresh.
     const result = await this.#options.sync(owner, provider, {
-      force: true,
+      mode: 'recheck',
       signal: this.#controller.signal,
     });
     if (result.state === 'unavailable') {

@@ -1,4 +1,9 @@
-import type { BuiltinProviderConfig, NanoclawConfig } from '../config/types.js';
+import type {
+  BuiltinProviderConfig,
+  NanoclawConfig,
+  NangoProviderConfig,
+  NangoSettings,
+} from '../config/types.js';
 import { BuiltinSource } from './builtin/builtin-source.js';
 import { CredentialStore } from './builtin/credential-store.js';
 import { ConnectionRegistry } from './nango/connection-registry.js';
@@ -21,6 +26,10 @@ export function createSources(config: NanoclawConfig): CreatedSources {
     nango = new NangoSource({
       api: new SdkNangoApi(config.nango),
       registry: ConnectionRegistry.inDataDir(config.dataDir),
+      providers: config.providers.filter(
+        (provider): provider is NangoProviderConfig => provider.source === 'nango',
+      ),
+      linkApiUrl: linkApiUrlOf(config.nango),
     });
     byKind.nango = nango;
   }
@@ -38,4 +47,22 @@ export function createSources(config: NanoclawConfig): CreatedSources {
     byKind.builtin = builtin;
   }
   return { registry: new TokenSourceRegistry(byKind), nango, builtin };
+}
+
+/** Nango Cloud's API; its Connect UI calls it unless a link says otherwise. */
+const NANGO_CLOUD_HOSTS = new Set(['api.nango.dev']);
+
+/**
+ * The `apiURL` a connect link for a person needs: Nango's API as browsers reach it, for a
+ * self-hosted Nango; none for Nango Cloud, whose Connect UI finds its API by itself.
+ */
+export function linkApiUrlOf(nango: Pick<NangoSettings, 'host' | 'connectApiUrl'>): string | null {
+  if (nango.connectApiUrl !== null) return nango.connectApiUrl;
+  let hostname: string;
+  try {
+    hostname = new URL(nango.host).hostname;
+  } catch {
+    return null;
+  }
+  return NANGO_CLOUD_HOSTS.has(hostname) ? null : nango.host;
 }

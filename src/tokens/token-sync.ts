@@ -4,7 +4,7 @@ import type { NanoclawConfig, ProviderConfig } from '../config/types.js';
 import { describeError, UnknownProviderError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../log/logger.js';
-import type { FetchOutcome, TokenSources } from '../sources/token-source.js';
+import type { FetchMode, FetchOutcome, TokenSources } from '../sources/token-source.js';
 import { assessFreshness, isUnexpired, type Freshness } from './freshness.js';
 import { raceWithSignal } from '../async/abort.js';
 import { SingleFlight } from '../async/single-flight.js';
@@ -14,7 +14,13 @@ import type { StoredToken, TokenFolder } from './token-folder.js';
 import { TokenSyncClosedError } from './token-sync-closed-error.js';
 
 export interface SyncOptions {
-  /** Ask the source to refresh even when the token is fresh, in a request that starts after this call. */
+  /**
+   * `cached` (the default) skips the network while the file is fresh; `recheck` asks the source in a
+   * request that starts after this call, without making the provider refresh; `refresh` makes the
+   * provider refresh too.
+   */
+  mode?: FetchMode;
+  /** The same as `mode: 'refresh'` (kept for callers written before `mode`). */
   force?: boolean;
   /**
    * Ends this caller's wait: it answers `error` with the signal's reason at once, while the request
@@ -68,6 +74,8 @@ export class TokenSync {
   readonly #maxAgeMs: number;
   readonly #limit: LimitFunction;
   readonly #inFlight = new SingleFlight<SyncResult>();
+  /** The strongest mode asked of the next fresh request per (owner, provider), until it starts. */
+  readonly #requestedModes = new Map<string, FetchMode>();
   readonly #lifetime = new AbortController();
 
   constructor(options: TokenSyncOptions) {
@@ -104,14 +112,15 @@ export class TokenSync {
   }
 
   /**
-   * Syncs one owner's provider; the network is skipped while its file is fresh unless forced. A
-   * forced call never settles for a request that started before it: the owner may just have
+   * Syncs one owner's provider; the network is skipped while its file is fresh unless the mode is
+   * `recheck` or `refresh`. Such a call never settles for a request that started before it: the owner may just have
    * authorized, and an older answer may predate that.
    */
   async sync(owner: string, providerName: string, options: SyncOptions = {}): Promise<SyncResult> {
     const provider = this.provider(providerName);
     const { signal } = options;
-    const force = options.force ?? false;
+    const mode: FetchMode = options.mode ?? (options.force ? 'refresh' : 'cached');
+    const force = mode !== 'cached';
     if (!force) {
       const stored = await this.#folder.read(owner, provider.name);
       if (stored.state === 'present' && this.#freshnessOf(stored) === 'fresh') {
@@ -120,7 +129,14 @@ export class TokenSync {
     }
     if (signal?.aborted) return this.#gaveUp(owner, provider.name, signal.reason);
     const key = `${owner}\u0000${provider.name}`;
-    const work = () => this.#fetchAndStore(owner, provider, force);
+    // Fresh callers that end up sharing one request get the strongest mode any of them asked for.
+    if (force) this.#requestedModes.set(key, strongerMode(this.#requestedModes.get(key), mode));
+    const work = () => {
+      if (!force) return this.#fetchAndStore(owner, provider, mode);
+      const asked = this.#requestedModes.get(key);
+      this.#requestedModes.delete(key);
+      return this.#fetchAndStore(owner, provider, strongerMode(asked, mode));
+    };
     const shared = force ? this.#inFlight.runFresh(key, work) : this.#inFlight.run(key, work);
     if (!signal) return shared;
     try {
@@ -205,14 +221,14 @@ export class TokenSync {
     await this.#inFlight.idle();
   }
 
-  async #fetchAndStore(owner: string, provider: ProviderConfig, force: boolean): Promise<SyncResult> {
+  async #fetchAndStore(owner: string, provider: ProviderConfig, mode: FetchMode): Promise<SyncResult> {
     const signal = this.#lifetime.signal;
     let outcome: FetchOutcome;
     try {
       // The bound is on source requests; the file write (an fsync) happens after the slot is free.
       outcome = await this.#limit(() => {
         signal.throwIfAborted();
-        return this.#sources.sourceFor(provider).fetchToken({ owner, provider, force, signal });
+        return this.#sources.sourceFor(provider).fetchToken({ owner, provider, mode, signal });
       });
     } catch (error) {
       return this.#failed(owner, provider.name, error);
@@ -319,4 +335,10 @@ export class TokenSync {
       retryAfterMs: extra.retryAfterMs ?? null,
     };
   }
+}
+
+const MODE_STRENGTH: Record<FetchMode, number> = { cached: 0, recheck: 1, refresh: 2 };
+
+function strongerMode(a: FetchMode | undefined, b: FetchMode): FetchMode {
+  return a !== undefined && MODE_STRENGTH[a] > MODE_STRENGTH[b] ? a : b;
 }

@@ -102,7 +102,7 @@ export class WebApp {
       connections: new ConnectionService({
         tokenSync: options.tokenSync,
         sources: options.sources.registry,
-        nango: options.sources.nango,
+        webhookReceiver: (kind) => options.sources.registry.webhookReceiver(kind),
         logger: options.logger,
       }),
       eventLog: this.#eventLog,

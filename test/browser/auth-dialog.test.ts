@@ -190,6 +190,28 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it('opens a working Connect UI from the terminal link of a self-hosted Nango', async () => {
+    // The link `nanoclaw connect` prints: Nango's connect_link, plus the API as browsers reach it.
+    const start = await daemon.api('POST', '/api/connect-sessions', {
+      body: { owner: 'frank', provider: 'github' },
+    });
+    const link = new URL(start.body.connect_link);
+    expect(link.origin).toBe(connectUi.url);
+    expect(link.searchParams.get('apiURL')).toBe(nango.url);
+
+    const { page, consoleErrors } = await openPage();
+    await page.goto(link.toString());
+    await expect
+      .poll(() => page.locator('#what').textContent(), { timeout: 10_000 })
+      .toBe('Connect github for frank?');
+    await page.locator('#allow').click();
+    await expect.poll(() => page.locator('#what').textContent()).toBe('Connected');
+    expect(
+      nango.connections.filter((each) => each.endUserId === 'frank' && each.integration === 'github'),
+    ).toHaveLength(1);
+    expect(consoleErrors).toEqual([]);
+  });
+
   it('runs a skill from the page and shows its output as it comes', async () => {
     const { page, consoleErrors } = await openPage();
     await page.locator('#run-skill option[value="calendar-digest"]').waitFor({ state: 'attached' });

@@ -34,22 +34,36 @@ const PAGE = `<!doctype html>
   </div>
 </div>
 <script>
+  // Like Nango's Connect UI: the session token comes from the parent page (in an iframe) or from the
+  // link itself, and the session is read from the API at apiURL, Nango Cloud's unless the URL says.
+  const query = new URLSearchParams(location.search);
+  const apiURL = query.get('apiURL') || 'https://api.nango.dev';
   let sessionToken = null;
-  window.addEventListener('message', async (event) => {
+  async function load(token) {
+    sessionToken = token;
+    try {
+      const response = await fetch(apiURL + '/connect/session', { headers: { authorization: 'Bearer ' + token } });
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+      const session = (await response.json()).data;
+      document.getElementById('what').textContent = 'Connect ' + session.allowed_integrations[0] + ' for ' + session.end_user.id + '?';
+      document.getElementById('allow').disabled = false;
+    } catch {
+      document.getElementById('what').textContent = 'An error occurred';
+    }
+  }
+  window.addEventListener('message', (event) => {
     if (!event.data || event.data.type !== 'session_token') return;
-    sessionToken = event.data.sessionToken;
-    const response = await fetch('session?token=' + encodeURIComponent(sessionToken));
-    const session = await response.json();
-    document.getElementById('what').textContent = 'Connect ' + session.integration + ' for ' + session.endUserId + '?';
-    document.getElementById('allow').disabled = false;
+    void load(event.data.sessionToken);
   });
   document.getElementById('allow').addEventListener('click', async () => {
     const response = await fetch('complete', { method: 'POST', body: JSON.stringify({ sessionToken }) });
     const done = await response.json();
-    parent.postMessage({ type: 'connect', payload: { providerConfigKey: done.integration, connectionId: done.connectionId } }, '*');
+    document.getElementById('what').textContent = 'Connected';
+    if (parent !== window) parent.postMessage({ type: 'connect', payload: { providerConfigKey: done.integration, connectionId: done.connectionId } }, '*');
   });
   document.getElementById('cancel').addEventListener('click', () => parent.postMessage({ type: 'close' }, '*'));
-  parent.postMessage({ type: 'ready' }, '*');
+  if (query.get('session_token')) void load(query.get('session_token'));
+  else parent.postMessage({ type: 'ready' }, '*');
 </script>
 </body>
 </html>
@@ -74,6 +88,8 @@ export class FakeNangoConnectUi implements AsyncDisposable {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     ui.#server = server;
     ui.#url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // Nango's connect links point here, as NANGO_PUBLIC_CONNECT_URL makes them.
+    nango.publicConnectUrl = ui.url;
     return ui;
   }
 

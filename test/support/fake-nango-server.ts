@@ -41,7 +41,13 @@ export interface NewConnection {
   tokenType?: string;
 }
 
-export type FakeRoute = 'getConnection' | 'listConnections' | 'createConnectSession' | 'deleteConnection';
+export type FakeRoute =
+  | 'getConnection'
+  | 'listConnections'
+  | 'createConnectSession'
+  | 'deleteConnection'
+  /** What the Connect UI asks with the session token (`GET /connect/session`). */
+  | 'getConnectSession';
 
 export interface RecordedRequest {
   method: string;
@@ -89,15 +95,25 @@ export const nangoReplies = {
     nangoError(400, 'invalid_credentials', 'The refresh token was rejected by the provider'),
   unknownProviderConfig: (): ScriptedReply =>
     nangoError(400, 'unknown_provider_config', 'No integration with this key'),
-  /** The 30 s cooldown after a failed refresh: non-forced reads answer 424. */
+  /**
+   * The 30 s cooldown after a failed refresh: non-forced reads answer 424. The code is
+   * `invalid_credentials`, as in the exhausted case; only the message tells them apart.
+   */
   refreshCooldown: (): ScriptedReply =>
-    nangoError(424, 'connection_refresh_backoff', 'Refresh failed recently, retry later'),
+    nangoError(424, 'invalid_credentials', 'A recent refresh attempt failed. Backing off before retrying.'),
+  /** Nango stopped refreshing the connection (after days of failures): same status and code. */
   refreshExhausted: (): ScriptedReply =>
-    nangoError(424, 'connection_refresh_exhausted', 'Refresh failed for too long'),
+    nangoError(424, 'invalid_credentials', 'The refresh limit has been reached for this connection.'),
+  /** DELETE of a connection Nango does not have: 400, not 404. */
+  unknownConnection: (): ScriptedReply =>
+    nangoError(400, 'unknown_connection', 'The connection does not exist'),
   unknownAccount: (): ScriptedReply => nangoError(401, 'unknown_account', 'Authentication failed'),
-  /** `retryAfter` is delay-seconds or an HTTP date, as the header allows. */
+  /** `retryAfter` is delay-seconds (possibly 0) or an HTTP date, as the header allows. */
   rateLimited: (retryAfter: string): ScriptedReply =>
-    nangoError(429, 'too_many_request', 'Too many requests', { 'retry-after': retryAfter }),
+    nangoError(429, 'too_many_request', 'Too many requests', {
+      'retry-after': retryAfter,
+      'x-ratelimit-limit': '200',
+    }),
   serverError: (status = 500): ScriptedReply => nangoError(status, 'server_error', 'Internal error'),
   /** A 200 whose body is not JSON at all. */
   malformedJson: (): ScriptedReply => ({ status: 200, rawBody: '{"credentials": {"type": "OAUTH2", "acc' }),
@@ -154,6 +170,18 @@ export class FakeNangoServer implements AsyncDisposable {
   latencyMs: number;
   readonly requests: RecordedRequest[] = [];
   readonly connectSessions: ConnectSession[] = [];
+  /**
+   * Where `connect_link` points (NANGO_PUBLIC_CONNECT_URL): the Connect UI. Like the real one, the
+   * link carries no `apiURL`.
+   */
+  publicConnectUrl: string | null = null;
+  /** Integrations this Nango does not have (every other name is one it has). */
+  readonly missingIntegrations = new Set<string>();
+  /**
+   * Token requests Nango made at the provider: the code exchange that ends a connect, and each
+   * refresh (forced, or on a read near expiry). Rotating refresh tokens make every one count.
+   */
+  providerTokenRequests = 0;
   readonly #connections = new Map<string, FakeConnection>();
   readonly #issued = new Set<string>();
   #script: ScriptEntry[] = [];
@@ -247,6 +275,7 @@ export class FakeNangoServer implements AsyncDisposable {
   completeConnectSession(sessionToken: string, integration: string, input: Partial<NewConnection> = {}) {
     const session = this.connectSessions.find((candidate) => candidate.token === sessionToken);
     if (!session) throw new Error('unknown connect session');
+    this.providerTokenRequests++;
     return this.addConnection({ ...input, integration, endUserId: session.endUserId });
   }
 
@@ -258,22 +287,35 @@ export class FakeNangoServer implements AsyncDisposable {
    */
   authWebhook(connection: FakeConnection, options: AuthWebhookOptions = {}): FakeWebhook {
     const success = options.success ?? true;
-    const body = {
-      type: 'auth',
-      operation: options.operation ?? 'creation',
-      success,
-      connectionId: connection.connectionId,
-      providerConfigKey: connection.integration,
-      provider: connection.integration,
+    const operation = options.operation ?? 'creation';
+    const endUserTags = connection.endUserId
+      ? { end_user_id: connection.endUserId, end_user_email: `${connection.endUserId}@example.com` }
+      : {};
+    // As the real server sends them: a creation names the end user twice (endUser and tags); a
+    // refresh failure carries no endUser, only the top-level tags. Keys are sorted.
+    const body: Record<string, unknown> = {
       authMode: 'OAUTH2',
-      environment: 'dev',
-      from: 'nango',
-      ...(connection.endUserId
-        ? { endUser: { endUserId: connection.endUserId, endUserEmail: null, tags: {} } }
+      connectionId: connection.connectionId,
+      ...(operation !== 'refresh' && connection.endUserId
+        ? {
+            endUser: {
+              endUserEmail: `${connection.endUserId}@example.com`,
+              endUserId: connection.endUserId,
+              tags: endUserTags,
+            },
+          }
         : {}),
+      environment: 'dev',
       ...(success
         ? {}
-        : { error: options.error ?? { type: 'refresh_token_error', description: 'refresh failed' } }),
+        : { error: options.error ?? { description: 'refresh failed', type: 'refresh_token_error' } }),
+      from: 'nango',
+      operation,
+      provider: connection.integration,
+      providerConfigKey: connection.integration,
+      success,
+      ...(connection.endUserId ? { tags: endUserTags } : {}),
+      type: 'auth',
     };
     return this.signWebhook(JSON.stringify(body));
   }
@@ -386,6 +428,10 @@ export class FakeNangoServer implements AsyncDisposable {
     if (scripted?.delayMs) await delay(scripted.delayMs, this.#closing.signal);
     if (closed()) return done();
 
+    // The Connect UI calls from its own origin, with the session token instead of the secret key.
+    if (recorded.route === 'getConnectSession' || request.method === 'OPTIONS') {
+      return send(response, this.#answerConnectUi(request.method ?? 'GET', request.headers.authorization));
+    }
     if (request.headers.authorization !== `Bearer ${this.secretKey}`) {
       return send(response, nangoReplies.unknownAccount());
     }
@@ -404,6 +450,7 @@ export class FakeNangoServer implements AsyncDisposable {
       route = method === 'GET' ? 'getConnection' : method === 'DELETE' ? 'deleteConnection' : null;
     } else if (path === '/connections' && method === 'GET') route = 'listConnections';
     else if (path === '/connect/sessions' && method === 'POST') route = 'createConnectSession';
+    else if (path === '/connect/session' && method === 'GET') route = 'getConnectSession';
     const recorded: RecordedRequest = {
       method,
       path,
@@ -441,7 +488,7 @@ export class FakeNangoServer implements AsyncDisposable {
         return this.#answerCreateConnectSession(request);
       case 'deleteConnection': {
         const removed = this.removeConnection(request.integration ?? '', request.connectionId ?? '');
-        return removed ? { status: 200, body: { success: true } } : nangoReplies.notFound();
+        return removed ? { status: 200, body: { success: true } } : nangoReplies.unknownConnection();
       }
       default:
         return nangoError(404, 'unknown_route', `no route ${request.method} ${request.path}`);
@@ -452,6 +499,7 @@ export class FakeNangoServer implements AsyncDisposable {
     if (!request.integration) {
       return nangoError(400, 'missing_provider_config_key', 'provider_config_key is required');
     }
+    if (this.missingIntegrations.has(request.integration)) return nangoReplies.unknownProviderConfig();
     const connection = this.getConnection(request.integration, request.connectionId ?? '');
     if (!connection) {
       const knownIntegration = this.connections.some((item) => item.integration === request.integration);
@@ -461,6 +509,7 @@ export class FakeNangoServer implements AsyncDisposable {
     const expiring =
       connection.expiresAt !== null && connection.expiresAt.getTime() - Date.now() < REFRESH_MARGIN_MS;
     if (request.query.force_refresh === 'true' || expiring) {
+      this.providerTokenRequests++;
       this.rotateToken(connection.integration, connection.connectionId);
     }
     const credentials: Record<string, unknown> = {
@@ -489,6 +538,25 @@ export class FakeNangoServer implements AsyncDisposable {
         connection_config: {},
         metadata: null,
         end_user: connection.endUserId ? { id: connection.endUserId } : null,
+      },
+    };
+  }
+
+  #answerConnectUi(method: string, authorization: string | undefined): ScriptedReply {
+    const cors = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-headers': 'authorization, content-type',
+      'access-control-allow-methods': 'GET, POST, OPTIONS',
+    };
+    if (method === 'OPTIONS') return { status: 204, rawBody: '', headers: cors };
+    const session = this.connectSessions.find((each) => authorization === `Bearer ${each.token}`);
+    if (!session)
+      return { ...nangoError(401, 'unknown_connect_session_token', 'Unknown session'), headers: cors };
+    return {
+      status: 200,
+      headers: cors,
+      body: {
+        data: { end_user: { id: session.endUserId }, allowed_integrations: session.allowedIntegrations },
       },
     };
   }
@@ -522,6 +590,24 @@ export class FakeNangoServer implements AsyncDisposable {
     const allowed = Array.isArray(body?.allowed_integrations)
       ? body.allowed_integrations.filter((item): item is string => typeof item === 'string')
       : [];
+    const unknown = allowed.findIndex((integration) => this.missingIntegrations.has(integration));
+    if (unknown !== -1) {
+      return {
+        status: 400,
+        body: {
+          error: {
+            code: 'invalid_body',
+            errors: [
+              {
+                code: 'custom',
+                message: 'Integration does not exist',
+                path: ['allowed_integrations', unknown],
+              },
+            ],
+          },
+        },
+      };
+    }
     const session: ConnectSession = {
       token: `nango_connect_session_${randomBytes(16).toString('hex')}`,
       endUserId,
@@ -534,7 +620,7 @@ export class FakeNangoServer implements AsyncDisposable {
       body: {
         data: {
           token: session.token,
-          connect_link: `${this.#url}/connect?session_token=${session.token}`,
+          connect_link: `${this.publicConnectUrl ?? this.#url}/?session_token=${session.token}`,
           expires_at: session.expiresAt.toISOString(),
         },
       },

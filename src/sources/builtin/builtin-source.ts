@@ -2,7 +2,14 @@ import { setMaxListeners } from 'node:events';
 import type { BuiltinProviderConfig, ProviderConfig } from '../../config/types.js';
 import { InvalidSourceResponseError, TokenSourceConfigError, UnknownProviderError } from '../../errors.js';
 import { SingleFlight } from '../../async/single-flight.js';
-import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
+import { NothingToAuthorizeError } from '../connection-errors.js';
+import type {
+  AuthorizationRequest,
+  ConnectStart,
+  FetchOutcome,
+  FetchTokenRequest,
+  TokenSource,
+} from '../token-source.js';
 import { raceWithSignal, settleWithin } from '../../async/abort.js';
 import {
   AuthorizationFlow,
@@ -12,7 +19,7 @@ import {
 } from './authorization-flow.js';
 import { AuthorizationServers } from './authorization-servers.js';
 import { CredentialStoreError, DiscoveryError } from './builtin-errors.js';
-import { builtinStartUrl } from './builtin-urls.js';
+import { builtinStartPath, builtinStartUrl } from './builtin-urls.js';
 import { CLIENT_GRANT_OWNER, type CredentialStore } from './credential-store.js';
 import { LockTimeoutError } from './grant-lock.js';
 import {
@@ -179,7 +186,7 @@ export class BuiltinSource implements TokenSource {
       if (!grant) return needsAuth('NOT_CONNECTED', `${owner} has not connected ${provider.name}`);
       if (grant.status === 'needs_auth') return this.#needsAuthOf(grant);
     }
-    if (grant?.status === 'active' && !this.#shouldRenew(grant, request.force)) {
+    if (grant?.status === 'active' && !this.#shouldRenew(grant, request.mode === 'refresh')) {
       return { status: 'token', token: sourceTokenOf(grant) };
     }
     if (grant && provider.grant === 'authorization_code' && grant.refreshToken === null) {
@@ -386,6 +393,27 @@ export class BuiltinSource implements TokenSource {
     const provider = asBuiltinProvider(request.provider);
     if (provider.grant === 'client_credentials') return Promise.resolve(null);
     return Promise.resolve(builtinStartUrl(this.#publicUrl, provider.name, request.owner));
+  }
+
+  /** The page opens the same-origin start route in a popup; `token_synced` says when it is done. */
+  startConnect(request: AuthorizationRequest): Promise<ConnectStart> {
+    const provider = asBuiltinProvider(request.provider);
+    if (provider.grant === 'client_credentials') {
+      return Promise.reject(
+        new NothingToAuthorizeError(
+          `provider "${provider.name}" uses client credentials: there is nothing for an owner to authorize`,
+        ),
+      );
+    }
+    return Promise.resolve({
+      flow: 'builtin',
+      authorizationUrl: builtinStartPath(provider.name, request.owner),
+    });
+  }
+
+  /** The callback stored the grant already; the sync that follows tells whether there is one. */
+  confirmConnection(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Revokes at the provider when it can (best effort: the grant is deleted here whatever it says). */

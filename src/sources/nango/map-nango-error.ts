@@ -8,6 +8,10 @@ export interface NangoFailure {
   status: number | null;
   /** Nango's `error.code`, when the body had one. */
   errorCode: string | null;
+  /** Nango's `error.message` (at most 200 characters): only compared, never repeated. */
+  errorMessage: string | null;
+  /** Paths of the fields a 400 `invalid_body` names (`allowed_integrations.0`). */
+  invalidFields: string[];
   retryAfterHeader: string | null;
   /** axios/Node error code for failures without a response (ECONNREFUSED, ECONNABORTED, ...). */
   transportCode: string | null;
@@ -16,6 +20,18 @@ export interface NangoFailure {
 /** Nango's cooldown after a failed refresh; non-forced reads answer 424 until it passes. */
 export const NANGO_REFRESH_COOLDOWN_MS = 30_000;
 
+/**
+ * The shortest wait after a 429. Nango may send `Retry-After: 0` (its window resets within the
+ * second); asking again at once is refused again.
+ */
+export const NANGO_MIN_RETRY_AFTER_MS = 1_000;
+
+/**
+ * Nango answers 424 `invalid_credentials` both while it backs off after a failed refresh and once
+ * it stopped refreshing for good; only the message tells them apart.
+ */
+const REFRESH_EXHAUSTED_MESSAGE = /refresh limit has been reached/i;
+
 /** Reads the parts of an axios error we need, and nothing else (its config holds the API key). */
 export function describeNangoFailure(error: unknown): NangoFailure {
   const value = error as {
@@ -23,18 +39,25 @@ export function describeNangoFailure(error: unknown): NangoFailure {
     code?: unknown;
   };
   const response = value?.response;
-  const data = response?.data as { error?: { code?: unknown } | string } | undefined;
+  const data = response?.data as
+    { error?: { code?: unknown; message?: unknown; errors?: unknown } | string } | undefined;
   let errorCode: string | null = null;
+  let errorMessage: string | null = null;
+  let invalidFields: string[] = [];
   if (data && typeof data === 'object') {
-    if (typeof data.error === 'object' && data.error && typeof data.error.code === 'string')
-      errorCode = data.error.code;
-    else if (typeof data.error === 'string') errorCode = data.error;
+    if (typeof data.error === 'object' && data.error) {
+      if (typeof data.error.code === 'string') errorCode = data.error.code;
+      if (typeof data.error.message === 'string') errorMessage = data.error.message.slice(0, 200);
+      invalidFields = fieldPaths(data.error.errors);
+    } else if (typeof data.error === 'string') errorCode = data.error;
   }
   const headers = response?.headers ?? {};
   const retryAfter = headers['retry-after'];
   return {
     status: typeof response?.status === 'number' ? response.status : null,
     errorCode,
+    errorMessage,
+    invalidFields,
     retryAfterHeader:
       typeof retryAfter === 'string'
         ? retryAfter
@@ -43,6 +66,17 @@ export function describeNangoFailure(error: unknown): NangoFailure {
           : null,
     transportCode: typeof value?.code === 'string' ? value.code : null,
   };
+}
+
+/** `error.errors[].path` of a validation answer, each joined with dots; at most 10. */
+function fieldPaths(errors: unknown): string[] {
+  if (!Array.isArray(errors)) return [];
+  return errors.slice(0, 10).flatMap((entry: unknown) => {
+    const path = (entry as { path?: unknown } | null)?.path;
+    if (!Array.isArray(path) || !path.every((part) => typeof part === 'string' || typeof part === 'number'))
+      return [];
+    return [path.join('.').slice(0, 100)];
+  });
 }
 
 export interface NangoErrorContext {
@@ -95,7 +129,10 @@ export function mapNangoFailure(failure: NangoFailure, context: NangoErrorContex
     };
   }
   if (status === 424) {
-    if (errorCode === 'connection_refresh_exhausted') {
+    const exhausted =
+      errorCode === 'connection_refresh_exhausted' ||
+      (failure.errorMessage !== null && REFRESH_EXHAUSTED_MESSAGE.test(failure.errorMessage));
+    if (exhausted) {
       return {
         status: 'needs_auth',
         code: 'REFRESH_EXHAUSTED',
@@ -114,7 +151,10 @@ export function mapNangoFailure(failure: NangoFailure, context: NangoErrorContex
       status: 'unavailable',
       code: 'RATE_LIMITED',
       reason: 'Nango rate limit reached',
-      retryAfterMs: parseRetryAfter(failure.retryAfterHeader, context.now) ?? 60_000,
+      retryAfterMs: Math.max(
+        NANGO_MIN_RETRY_AFTER_MS,
+        parseRetryAfter(failure.retryAfterHeader, context.now) ?? 60_000,
+      ),
     };
   }
   if (status >= 500) {

@@ -1,13 +1,25 @@
 import { setMaxListeners } from 'node:events';
 import { raceWithSignal, sleep } from '../../async/abort.js';
 import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
-import { NanoclawError, TokenSourceUnavailableError } from '../../errors.js';
-import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
+import { NanoclawError, TokenSourceConfigError, TokenSourceUnavailableError } from '../../errors.js';
+import { ConnectionNotFoundError } from '../connection-errors.js';
+import type {
+  AuthorizationRequest,
+  ConfirmConnectionRequest,
+  ConnectStart,
+  FetchOutcome,
+  FetchTokenRequest,
+  TokenSource,
+} from '../token-source.js';
+import type { WebhookDelivery, WebhookResult } from '../webhook.js';
+import { handleNangoWebhook } from './nango-webhook-handler.js';
+import { WebhookReplayGuard } from './webhook-replay-guard.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { describeNangoFailure, mapNangoFailure } from './map-nango-error.js';
 import type { NangoApi } from './nango-api.js';
 import {
   parseConnectSession,
+  parseConnectionEndUser,
   parseConnectionList,
   parseConnectionResponse,
   type NangoConnectSession,
@@ -17,10 +29,19 @@ import {
 export interface NangoSourceOptions {
   api: NangoApi;
   registry: ConnectionRegistry;
+  /** The providers Nango serves, for webhooks that name an integration. */
+  providers?: readonly NangoProviderConfig[];
+  /** Remembers webhook deliveries, so a replayed one is refused. */
+  replays?: WebhookReplayGuard;
   /** Longest Retry-After we wait out inside one fetch; longer ones come back as "unavailable". */
   maxRetryWaitMs?: number;
   /** How long an owner's connection list is reused. */
   listTtlMs?: number;
+  /**
+   * Nango's API as browsers reach it, added to connect links for people (`apiURL`): a self-hosted
+   * Connect UI otherwise calls Nango Cloud. Null for Nango Cloud.
+   */
+  linkApiUrl?: string | null;
   now?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -37,6 +58,9 @@ export class NangoSource implements TokenSource {
   readonly #registry: ConnectionRegistry;
   readonly #maxRetryWaitMs: number;
   readonly #listTtlMs: number;
+  readonly #linkApiUrl: string | null;
+  readonly #providers: readonly NangoProviderConfig[];
+  readonly #replays: WebhookReplayGuard;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Owner -> in-flight or recent connection list, so a cold sync of many providers lists once. */
@@ -51,6 +75,9 @@ export class NangoSource implements TokenSource {
     this.#registry = options.registry;
     this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 30_000;
     this.#listTtlMs = options.listTtlMs ?? 60_000;
+    this.#linkApiUrl = options.linkApiUrl ?? null;
+    this.#providers = options.providers ?? [];
+    this.#replays = options.replays ?? new WebhookReplayGuard({ now: options.now ?? Date.now });
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? sleep;
     // Every owner's connection list in flight listens to it.
@@ -63,33 +90,91 @@ export class NangoSource implements TokenSource {
 
   async fetchToken(request: FetchTokenRequest): Promise<FetchOutcome> {
     const provider = asNangoProvider(request.provider);
-    let connectionId: string | null = null;
+    let resolved: ResolvedConnection | null = null;
+    let replacedDeadId = false;
 
     // The connection list and the connection itself both count against Nango's rate limit.
     for (let attempt = 0; ; attempt++) {
       const paused = await this.#waitForRateLimit(request.signal);
       if (paused) return paused;
       try {
-        connectionId ??= await this.resolveConnectionId(request.owner, provider, request.signal);
-        const data = await this.#api.getConnection(provider.integration, connectionId, {
-          forceRefresh: request.force,
+        resolved ??= await this.#resolve(request.owner, provider, request.signal);
+        const data = await this.#api.getConnection(provider.integration, resolved.connectionId, {
+          forceRefresh: request.mode === 'refresh',
           includeRefreshToken: provider.exposeRefreshToken,
           signal: request.signal,
         });
+        const refused = this.#refuseOthersConnection(data, request.owner, provider, resolved);
+        if (refused) return refused;
         return { status: 'token', token: parseConnectionResponse(data, provider.integration) };
       } catch (error) {
         const outcome = this.#outcomeOfFailure(
           error,
           provider.integration,
-          connectionId ?? '(listing connections)',
+          resolved?.connectionId ?? '(listing connections)',
         );
         if (outcome.status === 'unavailable' && outcome.code === 'RATE_LIMITED' && attempt < 2) {
           this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + (outcome.retryAfterMs ?? 0));
           continue;
         }
+        if (
+          outcome.status === 'needs_auth' &&
+          outcome.code === 'CONNECTION_NOT_FOUND' &&
+          resolved?.origin === 'recorded' &&
+          !replacedDeadId
+        ) {
+          replacedDeadId = true;
+          const replacement = await this.#replaceDeadConnection(
+            request.owner,
+            provider,
+            resolved,
+            request.signal,
+          );
+          if (replacement) {
+            resolved = replacement;
+            continue;
+          }
+        }
         return outcome;
       }
     }
+  }
+
+  /**
+   * The owner id as connection id is a guess from single-user setups: it holds only when the
+   * connection names no end user, or names this owner. Otherwise it is someone else's token.
+   */
+  #refuseOthersConnection(
+    data: unknown,
+    owner: string,
+    provider: NangoProviderConfig,
+    resolved: ResolvedConnection,
+  ): FetchOutcome | null {
+    if (resolved.origin !== 'owner-id') return null;
+    const endUser = parseConnectionEndUser(data);
+    if (endUser === null || endUser === owner) return null;
+    return {
+      status: 'needs_auth',
+      code: 'CONNECTION_NOT_OWNED',
+      reason: `the Nango connection "${resolved.connectionId}" of integration "${provider.integration}" belongs to another end user`,
+    };
+  }
+
+  /**
+   * A recorded id that Nango no longer has, while Nango lists another connection for the owner
+   * (who connected again while webhooks were off): the record moves to that one.
+   */
+  async #replaceDeadConnection(
+    owner: string,
+    provider: NangoProviderConfig,
+    dead: ResolvedConnection,
+    signal: AbortSignal,
+  ): Promise<ResolvedConnection | null> {
+    this.forgetOwner(owner);
+    const listed = newestOf(await this.#listConnections(owner, signal), provider.integration);
+    if (!listed || listed.connectionId === dead.connectionId) return null;
+    await this.#registry.set(owner, provider.integration, listed.connectionId);
+    return { connectionId: listed.connectionId, origin: 'listed' };
   }
 
   /**
@@ -101,14 +186,21 @@ export class NangoSource implements TokenSource {
     provider: NangoProviderConfig,
     signal: AbortSignal,
   ): Promise<string> {
+    return (await this.#resolve(owner, provider, signal)).connectionId;
+  }
+
+  async #resolve(
+    owner: string,
+    provider: NangoProviderConfig,
+    signal: AbortSignal,
+  ): Promise<ResolvedConnection> {
     const fixed = provider.connections[owner];
-    if (fixed) return fixed;
+    if (fixed) return { connectionId: fixed, origin: 'fixed' };
     const recorded = await this.#registry.get(owner, provider.integration);
-    if (recorded) return recorded;
-    const listed = (await this.#listConnections(owner, signal))
-      .filter((connection) => connection.integration === provider.integration)
-      .sort((a, b) => b.created.localeCompare(a.created))[0];
-    return listed?.connectionId ?? owner;
+    if (recorded) return { connectionId: recorded, origin: 'recorded' };
+    const listed = newestOf(await this.#listConnections(owner, signal), provider.integration);
+    if (listed) return { connectionId: listed.connectionId, origin: 'listed' };
+    return { connectionId: owner, origin: 'owner-id' };
   }
 
   /**
@@ -176,8 +268,21 @@ export class NangoSource implements TokenSource {
         allowedIntegrations: [nangoProvider.integration],
         signal,
       });
-      return parseConnectSession(data);
+      const session = parseConnectSession(data);
+      return { ...session, connectLink: this.#linkForPeople(session.connectLink) };
     } catch (error) {
+      if (error instanceof NanoclawError) throw error;
+      const failure = describeNangoFailure(error);
+      if (
+        failure.status === 400 &&
+        failure.errorCode === 'invalid_body' &&
+        failure.invalidFields.some((field) => field.startsWith('allowed_integrations'))
+      ) {
+        throw new TokenSourceConfigError(
+          `Nango has no integration "${nangoProvider.integration}": create it in Nango or fix the provider's integration id`,
+          { cause: error },
+        );
+      }
       const outcome = this.#outcomeOfFailure(error, nangoProvider.integration, '(new connect session)');
       throw new TokenSourceUnavailableError(
         `cannot create a Nango connect session: ${describeOutcome(outcome)}`,
@@ -186,6 +291,19 @@ export class NangoSource implements TokenSource {
         },
       );
     }
+  }
+
+  /** Nango's `connect_link` opens the Connect UI against Nango Cloud unless it carries `apiURL`. */
+  #linkForPeople(connectLink: string | null): string | null {
+    if (connectLink === null || this.#linkApiUrl === null) return connectLink;
+    let link: URL;
+    try {
+      link = new URL(connectLink);
+    } catch {
+      return connectLink;
+    }
+    if (!link.searchParams.has('apiURL')) link.searchParams.set('apiURL', this.#linkApiUrl);
+    return link.toString();
   }
 
   async authorizationUrl(request: AuthorizationRequest): Promise<string | null> {
@@ -204,7 +322,10 @@ export class NangoSource implements TokenSource {
       await this.#api.deleteConnection(provider.integration, connectionId, { signal: request.signal });
     } catch (error) {
       const failure = describeNangoFailure(error);
-      if (failure.status !== 404) {
+      // Nango answers 400 unknown_connection for a connection it does not have: gone already.
+      const gone =
+        failure.status === 404 || (failure.status === 400 && failure.errorCode === 'unknown_connection');
+      if (!gone) {
         const outcome = this.#outcomeOfFailure(error, provider.integration, connectionId);
         throw new TokenSourceUnavailableError(`cannot disconnect at Nango: ${describeOutcome(outcome)}`, {
           cause: error,
@@ -246,6 +367,44 @@ export class NangoSource implements TokenSource {
     return mine[0]?.connectionId ?? null;
   }
 
+  /** A connect session for the page's Connect UI, and its link for people. */
+  async startConnect(request: AuthorizationRequest): Promise<ConnectStart> {
+    const session = await this.createConnectSession(request.owner, request.provider, request.signal);
+    return {
+      flow: 'nango',
+      token: session.token,
+      connect_link: session.connectLink,
+      expires_at: session.expiresAt,
+    };
+  }
+
+  /** The connection must be among the owner's own at Nango; it is then recorded. */
+  async confirmConnection(request: ConfirmConnectionRequest): Promise<void> {
+    const { owner, provider, connectionId, signal } = request;
+    const found = await this.findOwnerConnection(owner, provider, connectionId, signal);
+    if (found === null) {
+      throw new ConnectionNotFoundError(
+        connectionId === null
+          ? `Nango has no ${provider.name} connection for owner "${owner}"`
+          : `Nango has no ${provider.name} connection "${connectionId}" for owner "${owner}"`,
+      );
+    }
+    await this.recordConnection(owner, provider, found);
+  }
+
+  /** Nango's auth webhooks (`POST /api/webhooks/nango`). */
+  handleWebhook(delivery: WebhookDelivery): Promise<WebhookResult> {
+    return handleNangoWebhook(delivery, {
+      providers: this.#providers,
+      registry: this.#registry,
+      replays: this.#replays,
+      verify: (rawBody, signature) => this.#api.verifyWebhook(rawBody, { 'x-nango-hmac-sha256': signature }),
+      resolveConnectionId: (owner, provider, signal) => this.resolveConnectionId(owner, provider, signal),
+      recordConnection: (owner, provider, connectionId) =>
+        this.recordConnection(owner, provider, connectionId),
+    });
+  }
+
   /** Records which connection serves the owner's provider, once the owner connected it. */
   async recordConnection(owner: string, provider: ProviderConfig, connectionId: string): Promise<void> {
     await this.#registry.set(owner, asNangoProvider(provider).integration, connectionId);
@@ -260,6 +419,22 @@ export class NangoSource implements TokenSource {
     this.#lifetime.abort(new Error('the Nango token source is closed'));
     this.#lists.clear();
   }
+}
+
+/** Where an owner's connection id came from: only the owner-id guess needs its end user checked. */
+interface ResolvedConnection {
+  connectionId: string;
+  origin: 'fixed' | 'recorded' | 'listed' | 'owner-id';
+}
+
+/** The owner's newest connection for the integration. */
+function newestOf(
+  connections: NangoConnectionSummary[],
+  integration: string,
+): NangoConnectionSummary | undefined {
+  return connections
+    .filter((connection) => connection.integration === integration)
+    .sort((a, b) => b.created.localeCompare(a.created))[0];
 }
 
 function describeOutcome(outcome: FetchOutcome): string {

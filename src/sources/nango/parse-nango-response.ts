@@ -109,3 +109,9 @@ export function parseConnectSession(data: unknown): NangoConnectSession {
     expiresAt: typeof inner.expires_at === 'string' ? inner.expires_at : null,
   };
 }
+
+/** The end user a connection answer names (`end_user.id`), or null when it names none. */
+export function parseConnectionEndUser(data: unknown): string | null {
+  if (!isRecord(data) || !isRecord(data.end_user)) return null;
+  return typeof data.end_user.id === 'string' ? data.end_user.id : null;
+}

@@ -1,43 +1,41 @@
+import { z } from 'zod';
 import type { RouteModule } from '../web-context.js';
-import { HttpError } from '../server/http-error.js';
 import { defineRoute, json } from '../server/route.js';
 
-/** Nango's webhooks are larger than API calls (they carry connection details). */
+/** Sources' webhooks are larger than API calls (Nango's carry connection details). */
 export const WEBHOOK_BODY_LIMIT = 256 * 1024;
 
 /**
- * `POST /api/webhooks/nango`: not behind the API token; the signature over the raw body is its
- * guard, checked before the body is even parsed. A bad or missing signature changes nothing.
+ * `POST /api/webhooks/:source` (Nango: `/api/webhooks/nango`): not behind the API token; the
+ * source checks the signature over the raw body before it is even parsed, and refuses a replay. A
+ * bad or missing signature changes nothing.
  */
 export const webhookRoutes: RouteModule = (context) => [
   defineRoute({
     method: 'POST',
-    path: '/api/webhooks/nango',
+    path: '/api/webhooks/:source',
     access: 'public',
     anyHost: true,
     rawBody: true,
     bodyLimit: WEBHOOK_BODY_LIMIT,
+    params: z.object({
+      source: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a source kind' }),
+    }),
     async handle(request) {
-      if (!context.connections.hasNango) {
-        throw new HttpError(404, 'NOT_CONFIGURED', 'Nango is not configured (NANGO_SECRET_KEY)');
-      }
-      const raw = request.rawBody ?? Buffer.alloc(0);
-      if (!context.connections.verifyNangoWebhook(raw, request.headers)) {
-        context.logger.warn('rejected a Nango webhook with a bad or missing signature');
-        throw new HttpError(
-          401,
-          'INVALID_SIGNATURE',
-          'the X-Nango-Hmac-Sha256 signature does not match the body',
-        );
-      }
-      let body: unknown;
       try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw new HttpError(400, 'INVALID_JSON', 'body: not valid JSON');
+        const outcome = await context.connections.receiveWebhook(request.params.source, {
+          rawBody: request.rawBody ?? Buffer.alloc(0),
+          headers: request.headers,
+          signal: request.signal,
+        });
+        return json(200, outcome);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (code === 'INVALID_SIGNATURE' || code === 'WEBHOOK_REPLAYED') {
+          context.logger.warn({ source: request.params.source, code }, 'refused a webhook');
+        }
+        throw error;
       }
-      const outcome = await context.connections.handleNangoWebhook(body, request.signal);
-      return json(200, outcome);
     },
   }),
 ];

@@ -101,7 +101,7 @@ describe('authorization code with PKCE against a real oidc-provider', () => {
     });
 
     // And fetchToken hands out the stored token without asking the provider.
-    const outcome = await source.fetchToken({ owner: 'alice', provider, force: false, signal: NEVER });
+    const outcome = await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER });
     expect(outcome).toMatchObject({ status: 'token', token: { accessToken: stored?.accessToken } });
     expect(tokenRequestsSince(before)).toHaveLength(1);
     expectNoSecrets(seen, [stored?.accessToken, stored?.refreshToken, server.webClient.clientSecret]);

@@ -37,7 +37,7 @@ lines.close();
 
 const outcome = await sources.registry
   .sourceFor(provider)
-  .fetchToken({ owner: settings.owner, provider, force: false, signal: AbortSignal.timeout(30_000) });
+  .fetchToken({ owner: settings.owner, provider, mode: 'cached', signal: AbortSignal.timeout(30_000) });
 process.stdout.write(
   `${JSON.stringify({
     status: outcome.status,

@@ -76,7 +76,7 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
     const first = (await source.store.read('alice', 'demo'))!;
     const before = server.tokenRequests.length;
 
-    const outcome = await source.fetchToken({ owner: 'alice', provider, force: true, signal: NEVER });
+    const outcome = await source.fetchToken({ owner: 'alice', provider, mode: 'refresh', signal: NEVER });
     const second = (await source.store.read('alice', 'demo'))!;
     expect(outcome).toMatchObject({ status: 'token', token: { accessToken: second.accessToken } });
     expect(second.accessToken).not.toBe(first.accessToken);
@@ -102,7 +102,7 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
 
     const outcomes = await Promise.all(
       Array.from({ length: 5 }, () =>
-        source.fetchToken({ owner: 'alice', provider, force: false, signal: NEVER }),
+        source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER }),
       ),
     );
     const tokens = new Set(
@@ -113,7 +113,7 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
       ['refresh_token', 200],
     ]);
     // Now fresh: handed out without asking.
-    await source.fetchToken({ owner: 'alice', provider, force: false, signal: NEVER });
+    await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER });
     expect(requestsSince(before)).toHaveLength(1);
     await source.close();
   });
@@ -161,7 +161,14 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
     // Asking again, forced or not, answers from the store: not one more token request.
     const provider = builtinProvider(config, 'demo');
     for (const force of [true, false, true]) {
-      expect(await source.fetchToken({ owner: 'alice', provider, force, signal: NEVER })).toMatchObject({
+      expect(
+        await source.fetchToken({
+          owner: 'alice',
+          provider,
+          mode: force ? 'refresh' : 'cached',
+          signal: NEVER,
+        }),
+      ).toMatchObject({
         status: 'needs_auth',
         code: 'GRANT_REVOKED',
       });
@@ -196,7 +203,7 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
       ),
     );
 
-    const outcome = await source.fetchToken({ owner: 'alice', provider, force: true, signal: NEVER });
+    const outcome = await source.fetchToken({ owner: 'alice', provider, mode: 'refresh', signal: NEVER });
     expect(outcome).toMatchObject({ status: 'needs_auth', code: 'GRANT_REVOKED' });
     expect(outcome.status === 'needs_auth' && outcome.reason).toMatch(/authorize again/);
     await source.close();
@@ -215,7 +222,9 @@ describe('refresh against a real oidc-provider that rotates refresh tokens', () 
     expect(await source.store.read('alice', 'demo')).toBeNull();
     expect(await whoami(grant.accessToken)).toBe(401);
     await replayRefreshToken(grant.refreshToken!);
-    expect(await source.fetchToken({ owner: 'alice', provider, force: false, signal: NEVER })).toMatchObject({
+    expect(
+      await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER }),
+    ).toMatchObject({
       status: 'needs_auth',
       code: 'NOT_CONNECTED',
     });
@@ -232,7 +241,7 @@ describe('client credentials', () => {
     const before = server.tokenRequests.length;
 
     const [alice, bob] = await Promise.all(
-      ['alice', 'bob'].map((owner) => source.fetchToken({ owner, provider, force: false, signal: NEVER })),
+      ['alice', 'bob'].map((owner) => source.fetchToken({ owner, provider, mode: 'cached', signal: NEVER })),
     );
     expect(alice).toMatchObject({ status: 'token', token: { tokenType: 'Bearer', scopes: ['demo:read'] } });
     expect(bob).toEqual(alice);
@@ -241,7 +250,7 @@ describe('client credentials', () => {
     expect(await source.authorizationUrl({ owner: 'alice', provider, signal: NEVER })).toBeNull();
 
     // A third owner later: the stored token, no request.
-    await source.fetchToken({ owner: 'carol', provider, force: false, signal: NEVER });
+    await source.fetchToken({ owner: 'carol', provider, mode: 'cached', signal: NEVER });
     expect(requestsSince(before)).toEqual([
       {
         grantType: 'client_credentials',
@@ -251,7 +260,7 @@ describe('client credentials', () => {
         detail: null,
       },
     ]);
-    const renewed = await source.fetchToken({ owner: 'alice', provider, force: true, signal: NEVER });
+    const renewed = await source.fetchToken({ owner: 'alice', provider, mode: 'refresh', signal: NEVER });
     expect(renewed.status === 'token' && renewed.token.accessToken).not.toBe(token);
     expect(requestsSince(before)).toHaveLength(2);
     await source.close();
@@ -275,7 +284,7 @@ describe('client credentials', () => {
     });
     const source = builtinSource(config);
     const provider = builtinProvider(config, 'demo-service');
-    const error = await source.fetchToken({ owner: 'alice', provider, force: false, signal: NEVER }).then(
+    const error = await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER }).then(
       () => null,
       (caught: unknown) => caught as Error & { code: string },
     );
@@ -300,7 +309,7 @@ describe('when the provider cannot be reached', () => {
     const before = (await source.store.read('alice', 'demo'))!;
     await other.close();
 
-    const outcome = await source.fetchToken({ owner: 'alice', provider, force: true, signal: NEVER });
+    const outcome = await source.fetchToken({ owner: 'alice', provider, mode: 'refresh', signal: NEVER });
     expect(outcome).toMatchObject({ status: 'unavailable', code: 'PROVIDER_UNAVAILABLE' });
     expect(outcome.status === 'unavailable' && outcome.reason).toMatch(
       /cannot reach the provider \(ECONNREFUSED\)/,

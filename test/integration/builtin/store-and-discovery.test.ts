@@ -40,7 +40,7 @@ describe('the encrypted credential store', () => {
     const wrongKey = newKey();
     const wrong = builtinSource(demoConfig(server, { dataDir: data.dir, encryptionKey: wrongKey }));
     const provider = builtinProvider(config, 'demo');
-    const error = await thrown(wrong.fetchToken({ owner: 'alice', provider, force: false, signal: NEVER }));
+    const error = await thrown(wrong.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER }));
     expect(error.code).toBe('CREDENTIAL_STORE_UNREADABLE');
     expect(error.message).toContain(grantFile);
     expect(error.message).toMatch(/encrypted with another key .*NANOCLAW_ENCRYPTION_KEY/);
@@ -51,7 +51,9 @@ describe('the encrypted credential store', () => {
     );
 
     // The right key still reads it.
-    expect(await source.fetchToken({ owner: 'alice', provider, force: false, signal: NEVER })).toMatchObject({
+    expect(
+      await source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER }),
+    ).toMatchObject({
       status: 'token',
       token: { accessToken: stored.accessToken },
     });
@@ -88,7 +90,7 @@ describe('the encrypted credential store', () => {
     const source = builtinSource(config);
     const provider = builtinProvider(config, 'demo');
     const malformed = await thrown(
-      source.fetchToken({ owner: 'alice', provider, force: false, signal: NEVER }),
+      source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: NEVER }),
     );
     expect(malformed.code).toBe('ENCRYPTION_KEY_INVALID');
     expect(malformed.message).toBe(
@@ -132,7 +134,7 @@ describe('discovery', () => {
     const outcome = await source.fetchToken({
       owner: 'alice',
       provider: builtinProvider(config, 'dead-service'),
-      force: false,
+      mode: 'cached',
       signal: NEVER,
     });
     expect(outcome).toEqual({
@@ -180,7 +182,7 @@ describe('discovery', () => {
       const outcome = await source.fetchToken({
         owner: 'alice',
         provider: builtinProvider(config, 'nowhere'),
-        force: false,
+        mode: 'cached',
         signal: NEVER,
       });
       expect(outcome).toMatchObject({

@@ -37,7 +37,7 @@ describe('nanoclaw connect for a Nango provider', () => {
       provider: PROVIDER,
       owner: 'alice',
       source: 'nango',
-      url: `${nango.url}/connect?session_token=${session.token}`,
+      url: `${nango.url}/?session_token=${session.token}&apiURL=${encodeURIComponent(nango.url)}`,
       via: 'nango',
       expiresAt: session.expiresAt.toISOString(),
     });
@@ -57,11 +57,12 @@ describe('nanoclaw connect for a Nango provider', () => {
     const file = project.tokenPath('alice', PROVIDER);
     expect((await stat(file)).mode & 0o777).toBe(0o640);
     const token = JSON.parse(await readFile(file, 'utf8')) as { access_token: string };
-    // Synced with force from the new connection, which is what the owner's provider now maps to.
+    // Synced from the new connection, which is what the owner's provider now maps to; checked
+    // again, not refreshed: the provider just issued this token.
     expect(nango.requestsTo('getConnection').map((request) => request.connectionId)).toEqual([
       made.connectionId,
     ]);
-    expect(nango.requestsTo('getConnection')[0]!.query.force_refresh).toBe('true');
+    expect(nango.requestsTo('getConnection')[0]!.query.force_refresh).not.toBe('true');
     expect(token.access_token).toBe(nango.getConnection(PROVIDER, made.connectionId)!.accessToken);
     const registry = await readFile(path.join(project.dataDir, 'nango-connections.json'), 'utf8');
     expect(registry).toContain(made.connectionId);
@@ -75,7 +76,9 @@ describe('nanoclaw connect for a Nango provider', () => {
     const session = nango.connectSessions[0]!;
     expect(session.endUserId).toBe('main');
     expect(run.stdout.text.split('\n')[0]).toBe(
-      `Open this link to connect ${PROVIDER} for owner main: ${nango.url}/connect?session_token=${session.token}`,
+      // A self-hosted Nango: the link names its API, or the Connect UI would call Nango Cloud.
+      `Open this link to connect ${PROVIDER} for owner main: ${nango.url}/?session_token=${session.token}` +
+        `&apiURL=${encodeURIComponent(nango.url)}`,
     );
     expect(run.stdout.text).toContain('Not waiting.');
     // Nobody looked for a connection.

@@ -63,7 +63,43 @@ describe('token folder watcher', () => {
       nango.getConnection('google-calendar', connection.connectionId)!.accessToken,
     );
     expect(nango.requestsTo('getConnection')).toHaveLength(1);
-    expect(nango.requestsTo('getConnection')[0]!.query.force_refresh).toBe('true');
+    // Asked again, without making the provider refresh: the lost file held a valid token.
+    expect(nango.requestsTo('getConnection')[0]!.query.force_refresh).not.toBe('true');
+  });
+
+  it('has the refresher keep fresh a token file another process wrote while it runs, and follow its changes', async () => {
+    // What a separate `nanoclaw sync` leaves: a complete file written by someone else.
+    const written = (expiresAt: Date) =>
+      JSON.stringify({
+        provider: 'google-calendar',
+        access_token: 'written-by-another-process',
+        token_type: 'Bearer',
+        expires_at: expiresAt.toISOString(),
+        scopes: ['calendar.readonly'],
+        synced_at: new Date().toISOString(),
+      });
+    expect(daemon.daemon.refresher.describe('bob', 'google-calendar')).toBeNull();
+    await mkdir(path.dirname(tokenFile('bob')), { recursive: true });
+    await writeFile(tokenFile('bob'), written(new Date(Date.now() + 2 * 3600_000)));
+
+    const planned = await waitFor(
+      async () => daemon.daemon.refresher.describe('bob', 'google-calendar')?.nextRefreshAt ?? undefined,
+      10_000,
+      'the refresher to plan the new file',
+    );
+    expect(Date.parse(planned)).toBeGreaterThan(Date.now());
+
+    // Rewritten with a token that has expired: the refresher renews it at once, not in two hours.
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'bob' });
+    await writeFile(tokenFile('bob'), written(new Date(Date.now() - 60_000)));
+    await waitFor(
+      async () => {
+        const text = await readFile(tokenFile('bob'), 'utf8').catch(() => '{}');
+        return (JSON.parse(text) as { access_token?: string }).access_token === connection.accessToken;
+      },
+      10_000,
+      'the refresher to renew the changed file',
+    );
   });
 
   it('restores a token file corrupted by hand', async () => {

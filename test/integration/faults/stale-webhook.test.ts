@@ -62,7 +62,11 @@ it('a refresh failure of a connection the owner replaced keeps the token; one of
   expect(daemon.events.filter((event) => event.type === 'token_needs_auth')).toEqual([]);
 
   const real = await daemon.webhook(auth(current, 'refresh', false));
-  expect(real.body).toEqual({ handled: true, needsAuth: [{ owner: 'alice', provider: 'google-calendar' }] });
+  expect(real.body).toEqual({
+    handled: true,
+    results: [],
+    needsAuth: [{ owner: 'alice', provider: 'google-calendar' }],
+  });
   expect(await aliceToken()).toBeNull();
   expect(daemon.events.filter((event) => event.type === 'token_needs_auth')).toHaveLength(1);
 });

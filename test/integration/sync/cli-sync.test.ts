@@ -265,7 +265,7 @@ describe('nanoclaw sync', () => {
   it.each([
     ['404 not_found', nangoReplies.notFound(), 'CONNECTION_NOT_FOUND'],
     ['400 invalid_credentials', nangoReplies.invalidCredentials(), 'REFRESH_FAILED'],
-    ['424 connection_refresh_exhausted', nangoReplies.refreshExhausted(), 'REFRESH_EXHAUSTED'],
+    ['424 invalid_credentials, refresh limit reached', nangoReplies.refreshExhausted(), 'REFRESH_EXHAUSTED'],
   ])('removes the file and exits 3 on %s', async (_label, reply, code) => {
     server.addConnection({ integration: 'google-calendar', endUserId: 'main' });
     expect((await project.run(['sync'])).exitCode).toBe(0);
@@ -370,6 +370,15 @@ describe('nanoclaw sync', () => {
     const run = await project.run(['sync', '--json']);
     expect(run.exitCode).toBe(0);
     expect(jsonOf<SyncCommandJson>(run).results[0]).toMatchObject({ state: 'refreshed' });
+    const [limited, retried] = server.requestsTo('getConnection');
+    expect(retried!.receivedAt - limited!.receivedAt).toBeGreaterThanOrEqual(950);
+  });
+
+  it('waits a moment on 429 with Retry-After: 0 rather than asking again at once', async () => {
+    server.addConnection({ integration: 'google-calendar', endUserId: 'main' });
+    server.reply({ route: 'getConnection' }, nangoReplies.rateLimited('0'), 1);
+    const run = await project.run(['sync', '--json']);
+    expect(run.exitCode).toBe(0);
     const [limited, retried] = server.requestsTo('getConnection');
     expect(retried!.receivedAt - limited!.receivedAt).toBeGreaterThanOrEqual(950);
   });

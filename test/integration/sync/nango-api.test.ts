@@ -112,6 +112,8 @@ describe('SdkNangoApi over HTTP (the real @nangohq/node client)', () => {
     expect(failure).toEqual({
       status: 429,
       errorCode: 'too_many_request',
+      errorMessage: 'Too many requests',
+      invalidFields: [],
       retryAfterHeader: '7',
       transportCode: 'ERR_BAD_REQUEST',
     });

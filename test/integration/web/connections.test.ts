@@ -68,7 +68,7 @@ describe('POST /api/auth/complete', () => {
     expect(response.text).not.toContain(connection.accessToken);
 
     const file = JSON.parse(await readFile(tokenFile('alice'), 'utf8'));
-    // Synced with force: Nango refreshed it, so it is the connection's current token.
+    // Checked again, not refreshed: the token Nango just got is the one on disk.
     expect(file.access_token).toBe(
       nango.getConnection('google-calendar', connection.connectionId)!.accessToken,
     );
@@ -77,7 +77,7 @@ describe('POST /api/auth/complete', () => {
       await readFile(path.join(daemon.dir, 'data', 'nango-connections.json'), 'utf8'),
     );
     expect(registry).toEqual({ alice: { 'google-calendar': connection.connectionId } });
-    expect(nango.requestsTo('getConnection').at(-1)?.query.force_refresh).toBe('true');
+    expect(nango.requestsTo('getConnection').at(-1)?.query.force_refresh).not.toBe('true');
     expect(daemon.events.some((event) => event.type === 'token_synced' && event.owner === 'alice')).toBe(
       true,
     );
@@ -125,5 +125,75 @@ describe('DELETE /api/connections/:owner/:provider', () => {
       owner: 'alice',
       reason: 'disconnected',
     });
+  });
+});
+
+describe('DELETE of a connection Nango no longer has', () => {
+  it('still forgets it, removes the file and answers 200 (Nango says 400 unknown_connection)', async () => {
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'alice' });
+    await daemon.api('POST', '/api/auth/complete', { body: { owner: 'alice', provider: 'google-calendar' } });
+    await stat(tokenFile('alice'));
+    nango.removeConnection('google-calendar', connection.connectionId);
+
+    const response = await daemon.api('DELETE', '/api/connections/alice/google-calendar');
+    expect(response.status).toBe(200);
+    expect(nango.requestsTo('deleteConnection').at(-1)).toBeDefined();
+    await expect(stat(tokenFile('alice'))).rejects.toThrow();
+    const registry = JSON.parse(
+      await readFile(path.join(daemon.dir, 'data', 'nango-connections.json'), 'utf8'),
+    );
+    expect(registry).toEqual({ alice: {} });
+  });
+});
+
+describe('a connect session for an integration Nango does not have', () => {
+  it('is a configuration error that names the integration', async () => {
+    nango.missingIntegrations.add('google-calendar');
+    const response = await daemon.api('POST', '/api/connect-sessions', {
+      body: { owner: 'alice', provider: 'google-calendar' },
+    });
+    expect(response.body.error).toEqual({
+      code: 'TOKEN_SOURCE_CONFIG',
+      message:
+        'Nango has no integration "google-calendar": create it in Nango or fix the provider\'s integration id',
+    });
+  });
+});
+
+describe('a connect from the page', () => {
+  it('costs the provider exactly one token request, though the webhook and the page both confirm it', async () => {
+    const start = await daemon.api('POST', '/api/connect-sessions', {
+      body: { owner: 'alice', provider: 'google-calendar' },
+    });
+    nango.providerTokenRequests = 0;
+    // The OAuth round trip in the Connect UI: the provider issues the first token (one request).
+    const connection = nango.completeConnectSession(start.body.token, 'google-calendar');
+    expect(nango.providerTokenRequests).toBe(1);
+
+    const [webhook, completed] = await Promise.all([
+      daemon.webhook(
+        JSON.stringify({
+          authMode: 'OAUTH2',
+          connectionId: connection.connectionId,
+          endUser: { endUserEmail: null, endUserId: 'alice', tags: { end_user_id: 'alice' } },
+          environment: 'dev',
+          from: 'nango',
+          operation: 'creation',
+          provider: 'google-calendar',
+          providerConfigKey: 'google-calendar',
+          success: true,
+          tags: { end_user_id: 'alice' },
+          type: 'auth',
+        }),
+      ),
+      daemon.api('POST', '/api/auth/complete', {
+        body: { owner: 'alice', provider: 'google-calendar', connectionId: connection.connectionId },
+      }),
+    ]);
+    expect(webhook.status).toBe(200);
+    expect(completed.status).toBe(200);
+    const file = JSON.parse(await readFile(tokenFile('alice'), 'utf8'));
+    expect(file.access_token).toBe(connection.accessToken);
+    expect(nango.providerTokenRequests).toBe(1);
   });
 });

@@ -120,6 +120,7 @@ describe('POST /api/webhooks/nango', () => {
     // No end user in the body: the owner comes from the recorded connection.
     expect(response.body).toEqual({
       handled: true,
+      results: [],
       needsAuth: [{ owner: 'alice', provider: 'google-calendar' }],
     });
     expect(await readToken('alice')).toBeNull();
@@ -128,6 +129,41 @@ describe('POST /api/webhooks/nango', () => {
       owner: 'alice',
       provider: 'google-calendar',
     });
+  });
+
+  it("removes the token of an owner whose connection was only found by listing, as Nango's refresh failure names it in tags", async () => {
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'erin' });
+    // Synced without any connect: the connection comes from Nango's list, and is never recorded.
+    expect(await daemon.runtime.tokenSync.sync('erin', 'google-calendar')).toMatchObject({
+      state: 'refreshed',
+    });
+    expect(await registry()).toBeNull();
+
+    const failure = nango.authWebhook(connection, { operation: 'refresh', success: false });
+    expect(JSON.parse(failure.rawBody)).not.toHaveProperty('endUser');
+    const status = (await daemon.webhook(failure.rawBody)).status;
+    expect(status).toBe(200);
+    expect(await readToken('erin')).toBeNull();
+    expect(daemon.events.filter((event) => event.type === 'token_needs_auth')).toEqual([
+      expect.objectContaining({ owner: 'erin', provider: 'google-calendar' }),
+    ]);
+  });
+
+  it('refuses a replayed delivery with WEBHOOK_REPLAYED and changes nothing', async () => {
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'alice' });
+    const creation = nango.authWebhook(connection);
+    expect((await daemon.webhook(creation.rawBody)).status).toBe(200);
+    const failure = nango.authWebhook(connection, { operation: 'refresh', success: false });
+    expect((await daemon.webhook(failure.rawBody)).status).toBe(200);
+    expect(await readToken('alice')).toBeNull();
+
+    // The owner is back (a sync wrote the file again); a replay of the old failure must not remove it.
+    expect(await daemon.runtime.tokenSync.sync('alice', 'google-calendar')).toMatchObject({ usable: true });
+    const replay = await daemon.webhook(failure.rawBody);
+    expect(replay.status).toBe(409);
+    expect(replay.body.error.code).toBe('WEBHOOK_REPLAYED');
+    expect(await readToken('alice')).not.toBeNull();
+    expect(daemon.events.filter((event) => event.type === 'token_needs_auth')).toHaveLength(1);
   });
 
   it('acknowledges other webhooks and unknown integrations without acting', async () => {

@@ -68,7 +68,13 @@ describe('a huge Retry-After does not stop refreshes for hours', () => {
 
   it("from Nango's rate limit and cooldown", () => {
     const context = { integration: 'github', connectionId: 'c', now: NOW };
-    const failure = { errorCode: null, retryAfterHeader: DAY_IN_SECONDS, transportCode: null };
+    const failure = {
+      errorCode: null,
+      errorMessage: null,
+      invalidFields: [],
+      retryAfterHeader: DAY_IN_SECONDS,
+      transportCode: null,
+    };
     expect(mapNangoFailure({ ...failure, status: 429 }, context)).toMatchObject({
       code: 'RATE_LIMITED',
       retryAfterMs: MAX_RETRY_AFTER_MS,
@@ -107,7 +113,12 @@ describe('a huge Retry-After does not stop refreshes for hours', () => {
       exposeRefreshToken: false,
       connections: {},
     };
-    const request = { owner: 'alice', provider, force: false, signal: new AbortController().signal };
+    const request = {
+      owner: 'alice',
+      provider,
+      mode: 'cached' as const,
+      signal: new AbortController().signal,
+    };
 
     expect(await source.fetchToken(request)).toMatchObject({
       status: 'unavailable',

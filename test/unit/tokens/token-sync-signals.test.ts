@@ -153,6 +153,26 @@ describe('TokenSync: callers who share a request', () => {
   });
 });
 
+describe('TokenSync: recheck and refresh', () => {
+  it('a recheck asks the source again without making it refresh', async () => {
+    const recheck = tokenSync.sync('alice', 'github', { mode: 'recheck' });
+    await source.requested(1);
+    source.pending[0]!.answer('checked');
+    expect(await recheck).toMatchObject({ state: 'refreshed' });
+    expect(source.requests.map((request) => request.mode)).toEqual(['recheck']);
+  });
+
+  it('a recheck and a refresh asked together share one request, which refreshes', async () => {
+    const recheck = tokenSync.sync('alice', 'github', { mode: 'recheck' });
+    const refresh = tokenSync.sync('alice', 'github', { mode: 'refresh' });
+    await source.requested(1);
+    source.pending[0]!.answer('refreshed');
+    expect(await recheck).toMatchObject({ state: 'refreshed' });
+    expect(await refresh).toMatchObject({ state: 'refreshed' });
+    expect(source.requests.map((request) => request.mode)).toEqual(['refresh']);
+  });
+});
+
 describe('TokenSync: a forced sync', () => {
   it('joining a plain fetch in flight still gets a forced fetch of its own, started after it', async () => {
     const plain = tokenSync.sync('alice', 'github');
@@ -163,7 +183,7 @@ describe('TokenSync: a forced sync', () => {
     source.pending[0]!.answer('before-authorization');
     expect(await plain).toMatchObject({ state: 'refreshed' });
     await source.requested(2);
-    expect(source.requests.map((request) => request.force)).toEqual([false, true]);
+    expect(source.requests.map((request) => request.mode)).toEqual(['cached', 'refresh']);
 
     source.pending[1]!.answer('after-authorization');
     expect(await forced).toMatchObject({ state: 'refreshed' });

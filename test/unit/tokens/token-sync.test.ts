@@ -138,7 +138,7 @@ describe('TokenSync.sync', () => {
       fetched: true,
     });
     expect(source.requests).toHaveLength(1);
-    expect(source.requests[0]).toMatchObject({ owner: 'alice', force: false });
+    expect(source.requests[0]).toMatchObject({ owner: 'alice', mode: 'cached' });
     const file = JSON.parse(await readFile(folder.filePath('alice', 'github'), 'utf8'));
     expect(file.access_token).toBe(source.issued[0]);
     expect(events).toEqual([
@@ -154,11 +154,11 @@ describe('TokenSync.sync', () => {
     expect(source.requests).toHaveLength(1);
   });
 
-  it('asks again when forced, passing force to the source', async () => {
+  it('asks again when forced, asking the source to refresh', async () => {
     const sync = createSync([nangoProvider('github')]);
     await sync.sync('alice', 'github');
     expect(await sync.sync('alice', 'github', { force: true })).toMatchObject({ state: 'refreshed' });
-    expect(source.requests.map((request) => request.force)).toEqual([false, true]);
+    expect(source.requests.map((request) => request.mode)).toEqual(['cached', 'refresh']);
   });
 
   it('asks again when the token expires within the margin', async () => {

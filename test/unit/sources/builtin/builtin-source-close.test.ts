@@ -99,7 +99,7 @@ function sourceWith(protocol: OAuthProtocol, closeGraceMs?: number): BuiltinSour
 }
 
 const fetchAlice = (source: BuiltinSource, signal = new AbortController().signal) =>
-  source.fetchToken({ owner: 'alice', provider, force: false, signal });
+  source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal });
 
 describe('BuiltinSource.close during a refresh', () => {
   it('waits for a refresh already sent and stores the rotated refresh token', async () => {

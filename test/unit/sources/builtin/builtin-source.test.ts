@@ -101,7 +101,7 @@ function sourceWith(protocol: OAuthProtocol, storeOverride: CredentialStore = st
 }
 
 const fetchAlice = (source: BuiltinSource, signal = NEVER) =>
-  source.fetchToken({ owner: 'alice', provider, force: false, signal });
+  source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal });
 
 describe('BuiltinSource refresh outcomes', () => {
   it('never hands out a refreshed token whose refresh token could not be stored', async () => {
@@ -211,7 +211,7 @@ describe('BuiltinSource refresh outcomes', () => {
     const outcome = await sourceWith(protocol).fetchToken({
       owner: 'bob',
       provider,
-      force: true,
+      mode: 'refresh',
       signal: NEVER,
     });
     expect(outcome).toEqual({

@@ -3,6 +3,7 @@ import { TokenSourceConfigError } from '../../../../src/errors.js';
 import {
   describeNangoFailure,
   mapNangoFailure,
+  NANGO_MIN_RETRY_AFTER_MS,
   NANGO_REFRESH_COOLDOWN_MS,
   type NangoFailure,
 } from '../../../../src/sources/nango/map-nango-error.js';
@@ -12,8 +13,20 @@ const NOW = Date.parse('2030-01-01T12:00:00.000Z');
 const CONTEXT = { integration: 'google-calendar', connectionId: 'conn-1', now: NOW };
 
 function failure(status: number | null, errorCode: string | null = null, extra: Partial<NangoFailure> = {}) {
-  return { status, errorCode, retryAfterHeader: null, transportCode: null, ...extra };
+  return {
+    status,
+    errorCode,
+    errorMessage: null,
+    invalidFields: [],
+    retryAfterHeader: null,
+    transportCode: null,
+    ...extra,
+  };
 }
+
+/** The two 424 answers a real Nango gives: same status and code, only the message differs. */
+const COOLDOWN_MESSAGE = 'A recent refresh attempt failed. Backing off before retrying.';
+const EXHAUSTED_MESSAGE = 'The refresh limit has been reached for this connection.';
 
 describe('mapNangoFailure: every answer NANGO.md records', () => {
   it('404 not_found: the owner must authorize', () => {
@@ -31,15 +44,20 @@ describe('mapNangoFailure: every answer NANGO.md records', () => {
     });
   });
 
-  it('424 connection_refresh_exhausted: Nango gave up, the owner must authorize', () => {
-    expect(mapNangoFailure(failure(424, 'connection_refresh_exhausted'), CONTEXT)).toMatchObject({
+  it('424 invalid_credentials once the refresh limit is reached: Nango gave up, the owner must authorize', () => {
+    expect(
+      mapNangoFailure(failure(424, 'invalid_credentials', { errorMessage: EXHAUSTED_MESSAGE }), CONTEXT),
+    ).toEqual({
       status: 'needs_auth',
       code: 'REFRESH_EXHAUSTED',
+      reason: 'Nango gave up refreshing integration "google-calendar", connection "conn-1"',
     });
   });
 
   it('424 during the refresh cooldown: unavailable, so a still-valid file is kept', () => {
-    expect(mapNangoFailure(failure(424, 'connection_refresh_backoff'), CONTEXT)).toEqual({
+    expect(
+      mapNangoFailure(failure(424, 'invalid_credentials', { errorMessage: COOLDOWN_MESSAGE }), CONTEXT),
+    ).toEqual({
       status: 'unavailable',
       code: 'SOURCE_COOLDOWN',
       reason: expect.stringContaining('cooling down'),
@@ -81,6 +99,13 @@ describe('mapNangoFailure: every answer NANGO.md records', () => {
     expect(mapNangoFailure(failure(429, 'too_many_request'), CONTEXT)).toMatchObject({
       retryAfterMs: 60_000,
     });
+  });
+
+  it('429 with Retry-After: 0 still waits a moment, so no retry lands in the same instant', () => {
+    expect(
+      mapNangoFailure(failure(429, 'too_many_request', { retryAfterHeader: '0' }), CONTEXT),
+    ).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: NANGO_MIN_RETRY_AFTER_MS });
+    expect(NANGO_MIN_RETRY_AFTER_MS).toBeGreaterThanOrEqual(1000);
   });
 
   it.each([500, 502, 503, 504])('%i: unavailable', (status) => {
@@ -140,10 +165,33 @@ describe('describeNangoFailure', () => {
     expect(describeNangoFailure(axiosLike)).toEqual({
       status: 429,
       errorCode: 'too_many_request',
+      errorMessage: 'slow down',
+      invalidFields: [],
       retryAfterHeader: '3',
       transportCode: 'ERR_BAD_REQUEST',
     });
     expect(JSON.stringify(describeNangoFailure(axiosLike))).not.toContain('secret-key');
+  });
+
+  it("reads the paths of a 400 invalid_body's field errors", () => {
+    const invalidBody = {
+      response: {
+        status: 400,
+        data: {
+          error: {
+            code: 'invalid_body',
+            errors: [
+              { code: 'custom', message: 'Integration does not exist', path: ['allowed_integrations', 0] },
+            ],
+          },
+        },
+      },
+    };
+    expect(describeNangoFailure(invalidBody)).toMatchObject({
+      status: 400,
+      errorCode: 'invalid_body',
+      invalidFields: ['allowed_integrations.0'],
+    });
   });
 
   it('copes with old-style string errors, bodies that are not objects and no response at all', () => {
@@ -160,6 +208,8 @@ describe('describeNangoFailure', () => {
     expect(describeNangoFailure({ code: 'ECONNREFUSED' })).toEqual({
       status: null,
       errorCode: null,
+      errorMessage: null,
+      invalidFields: [],
       retryAfterHeader: null,
       transportCode: 'ECONNREFUSED',
     });

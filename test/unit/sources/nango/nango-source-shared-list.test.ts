@@ -65,12 +65,12 @@ describe("NangoSource: the owner's connection list, shared by concurrent fetches
     const { api, lists } = heldListApi();
     const source = new NangoSource({ api, registry: ConnectionRegistry.inDataDir(dir) });
     const first = new AbortController();
-    const firstFetch = source.fetchToken({ owner: 'alice', provider, force: false, signal: first.signal });
+    const firstFetch = source.fetchToken({ owner: 'alice', provider, mode: 'cached', signal: first.signal });
     await vi.waitFor(() => expect(lists).toHaveLength(1));
     const second = source.fetchToken({
       owner: 'alice',
       provider: { ...provider, name: 'github-again' },
-      force: false,
+      mode: 'cached',
       signal: new AbortController().signal,
     });
 
@@ -90,7 +90,7 @@ describe("NangoSource: the owner's connection list, shared by concurrent fetches
     const fetching = source.fetchToken({
       owner: 'alice',
       provider,
-      force: false,
+      mode: 'cached',
       signal: new AbortController().signal,
     });
     await vi.waitFor(() => expect(lists).toHaveLength(1));

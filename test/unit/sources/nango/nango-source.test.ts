@@ -23,11 +23,29 @@ function provider(name: string, overrides: Partial<NangoProviderConfig> = {}): N
 }
 
 /** An axios-shaped failure, as the SDK throws them. */
-function httpError(status: number, code: string, headers: Record<string, string> = {}) {
+function httpError(
+  status: number,
+  code: string,
+  headers: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+) {
   return Object.assign(new Error(`Request failed with status code ${status}`), {
     code: 'ERR_BAD_RESPONSE',
-    response: { status, data: { error: { code } }, headers },
+    response: { status, data: { error: { code, ...extra } }, headers },
   });
+}
+
+/** A connection answer naming its end user (or none). */
+function connectionOf(connectionId: string, endUserId: string | null) {
+  return {
+    connection_id: connectionId,
+    end_user: endUserId === null ? null : { id: endUserId, email: null, display_name: null },
+    credentials: {
+      type: 'OAUTH2',
+      access_token: `token-for-${connectionId}`,
+      expires_at: '2030-01-01T00:00:00Z',
+    },
+  };
 }
 
 type Call = { method: string; args: Record<string, unknown> };
@@ -74,6 +92,7 @@ class ScriptedNangoApi implements NangoApi {
     allowedIntegrations: string[];
   }): Promise<unknown> {
     this.calls.push({ method: 'createConnectSession', args: { ...options, signal: undefined } });
+    this.sessionAnswer?.();
     return {
       data: {
         token: 'session-token',
@@ -83,6 +102,7 @@ class ScriptedNangoApi implements NangoApi {
     };
   }
 
+  sessionAnswer: (() => void) | null = null;
   deleteAnswer: (() => void) | null = null;
   async deleteConnection(integration: string, connectionId: string): Promise<void> {
     this.calls.push({ method: 'deleteConnection', args: { integration, connectionId } });
@@ -104,7 +124,7 @@ let registry: ConnectionRegistry;
 let clock: number;
 let slept: number[];
 
-function createSource(options: { maxRetryWaitMs?: number } = {}) {
+function createSource(options: { maxRetryWaitMs?: number; linkApiUrl?: string | null } = {}) {
   return new NangoSource({
     api,
     registry,
@@ -166,7 +186,7 @@ describe('NangoSource: which connection serves an owner', () => {
     const source = createSource();
     const providers = Array.from({ length: 10 }, (_, index) => provider(`p${index}`));
     const outcomes = await Promise.all(
-      providers.map((item) => source.fetchToken({ owner: 'alice', provider: item, force: false, signal })),
+      providers.map((item) => source.fetchToken({ owner: 'alice', provider: item, mode: 'cached', signal })),
     );
     expect(outcomes.every((outcome) => outcome.status === 'token')).toBe(true);
     expect(api.count('listConnections')).toBe(1);
@@ -191,13 +211,13 @@ describe('NangoSource: which connection serves an owner', () => {
       throw httpError(503, 'server_error');
     });
     expect(
-      await source.fetchToken({ owner: 'alice', provider: provider('github'), force: false, signal }),
+      await source.fetchToken({ owner: 'alice', provider: provider('github'), mode: 'cached', signal }),
     ).toMatchObject({
       status: 'unavailable',
       code: 'SOURCE_ERROR',
     });
     expect(
-      await source.fetchToken({ owner: 'alice', provider: provider('github'), force: false, signal }),
+      await source.fetchToken({ owner: 'alice', provider: provider('github'), mode: 'cached', signal }),
     ).toMatchObject({
       status: 'token',
     });
@@ -205,14 +225,74 @@ describe('NangoSource: which connection serves an owner', () => {
   });
 });
 
+describe("NangoSource: the owner id as connection id, only for the owner's own connection", () => {
+  it('takes the connection named like the owner when it names this owner or no end user', async () => {
+    const source = createSource();
+    api.getAnswers = [() => connectionOf('carol', 'carol'), () => connectionOf('main', null)];
+    expect(
+      await source.fetchToken({ owner: 'carol', provider: provider('github'), mode: 'cached', signal }),
+    ).toMatchObject({ status: 'token', token: { accessToken: 'token-for-carol' } });
+    expect(
+      await source.fetchToken({ owner: 'main', provider: provider('github'), mode: 'cached', signal }),
+    ).toMatchObject({ status: 'token', token: { accessToken: 'token-for-main' } });
+  });
+
+  it("refuses the connection named like the owner when it is another end user's", async () => {
+    const source = createSource();
+    api.getAnswers = [() => connectionOf('carol', 'dave')];
+    expect(
+      await source.fetchToken({ owner: 'carol', provider: provider('github'), mode: 'cached', signal }),
+    ).toEqual({
+      status: 'needs_auth',
+      code: 'CONNECTION_NOT_OWNED',
+      reason: 'the Nango connection "carol" of integration "github" belongs to another end user',
+    });
+  });
+});
+
+describe('NangoSource: a recorded connection that Nango no longer has', () => {
+  it("is replaced by the owner's connection Nango lists now, and forgotten", async () => {
+    const source = createSource();
+    await registry.set('alice', 'github', 'dead');
+    api.getAnswers = [
+      () => {
+        throw httpError(404, 'not_found');
+      },
+    ];
+    api.connections = [
+      { connection_id: 'alive', provider_config_key: 'github', created: '2030-01-01T00:00:00Z' },
+    ];
+    expect(
+      await source.fetchToken({ owner: 'alice', provider: provider('github'), mode: 'cached', signal }),
+    ).toMatchObject({ status: 'token', token: { accessToken: 'token-for-alive' } });
+    expect(await registry.get('alice', 'github')).toBe('alive');
+    expect(
+      api.calls.filter((call) => call.method === 'getConnection').map((call) => call.args.connectionId),
+    ).toEqual(['dead', 'alive']);
+  });
+
+  it('needs authorization when Nango lists no other connection for the owner', async () => {
+    const source = createSource();
+    await registry.set('alice', 'github', 'dead');
+    api.getAnswers = [
+      () => {
+        throw httpError(404, 'not_found');
+      },
+    ];
+    expect(
+      await source.fetchToken({ owner: 'alice', provider: provider('github'), mode: 'cached', signal }),
+    ).toMatchObject({ status: 'needs_auth', code: 'CONNECTION_NOT_FOUND' });
+  });
+});
+
 describe('NangoSource.fetchToken', () => {
   it('asks for a refresh when forced and for the refresh token only when the provider exposes it', async () => {
     const source = createSource();
-    await source.fetchToken({ owner: 'main', provider: provider('github'), force: true, signal });
+    await source.fetchToken({ owner: 'main', provider: provider('github'), mode: 'refresh', signal });
     await source.fetchToken({
       owner: 'main',
       provider: provider('slack', { exposeRefreshToken: true }),
-      force: false,
+      mode: 'cached',
       signal,
     });
     expect(api.calls.filter((call) => call.method === 'getConnection').map((call) => call.args)).toEqual([
@@ -229,7 +309,7 @@ describe('NangoSource.fetchToken', () => {
   it('maps Nango failures to needs-auth and unavailable', async () => {
     const source = createSource();
     const fetch = () =>
-      source.fetchToken({ owner: 'main', provider: provider('github'), force: false, signal });
+      source.fetchToken({ owner: 'main', provider: provider('github'), mode: 'cached', signal });
     api.getAnswers.push(() => {
       throw httpError(404, 'not_found');
     });
@@ -243,7 +323,7 @@ describe('NangoSource.fetchToken', () => {
   it('throws configuration errors and malformed answers instead of answering', async () => {
     const source = createSource();
     const fetch = () =>
-      source.fetchToken({ owner: 'main', provider: provider('github'), force: false, signal });
+      source.fetchToken({ owner: 'main', provider: provider('github'), mode: 'cached', signal });
     api.getAnswers.push(() => {
       throw httpError(401, 'unknown_account');
     });
@@ -260,7 +340,7 @@ describe('NangoSource.fetchToken', () => {
       throw new TypeError('bug');
     });
     await expect(
-      createSource().fetchToken({ owner: 'main', provider: provider('github'), force: false, signal }),
+      createSource().fetchToken({ owner: 'main', provider: provider('github'), mode: 'cached', signal }),
     ).rejects.toThrow(TypeError);
   });
 });
@@ -274,7 +354,7 @@ describe('NangoSource: the rate limit', () => {
     const outcome = await source.fetchToken({
       owner: 'main',
       provider: provider('github'),
-      force: false,
+      mode: 'cached',
       signal,
     });
     expect(outcome.status).toBe('token');
@@ -289,7 +369,7 @@ describe('NangoSource: the rate limit', () => {
     const outcome = await createSource().fetchToken({
       owner: 'alice',
       provider: provider('github'),
-      force: false,
+      mode: 'cached',
       signal,
     });
     expect(outcome.status).toBe('token');
@@ -302,12 +382,12 @@ describe('NangoSource: the rate limit', () => {
     api.getAnswers.push(() => {
       throw httpError(429, 'too_many_request', { 'retry-after': '5' });
     });
-    await source.fetchToken({ owner: 'main', provider: provider('github'), force: false, signal });
+    await source.fetchToken({ owner: 'main', provider: provider('github'), mode: 'cached', signal });
     // The clock moved on with the sleep; a new pause makes the next caller wait before asking.
     api.getAnswers.push(() => {
       throw httpError(429, 'too_many_request', { 'retry-after': '3' });
     });
-    await source.fetchToken({ owner: 'main', provider: provider('slack'), force: false, signal });
+    await source.fetchToken({ owner: 'main', provider: provider('slack'), mode: 'cached', signal });
     expect(slept).toEqual([5000, 3000]);
   });
 
@@ -320,7 +400,7 @@ describe('NangoSource: the rate limit', () => {
     const outcome = await createSource().fetchToken({
       owner: 'main',
       provider: provider('github'),
-      force: false,
+      mode: 'cached',
       signal,
     });
     expect(outcome).toMatchObject({ status: 'unavailable', code: 'RATE_LIMITED', retryAfterMs: 1000 });
@@ -335,14 +415,14 @@ describe('NangoSource: the rate limit', () => {
     const first = await source.fetchToken({
       owner: 'main',
       provider: provider('github'),
-      force: false,
+      mode: 'cached',
       signal,
     });
     expect(first).toMatchObject({ status: 'unavailable', code: 'RATE_LIMITED', retryAfterMs: 240_000 });
     const second = await source.fetchToken({
       owner: 'main',
       provider: provider('slack'),
-      force: false,
+      mode: 'cached',
       signal,
     });
     expect(second).toMatchObject({ status: 'unavailable', code: 'RATE_LIMITED', retryAfterMs: 240_000 });
@@ -350,7 +430,7 @@ describe('NangoSource: the rate limit', () => {
     expect(api.count('getConnection')).toBe(1);
     clock += 240_000;
     expect(
-      await source.fetchToken({ owner: 'main', provider: provider('slack'), force: false, signal }),
+      await source.fetchToken({ owner: 'main', provider: provider('slack'), mode: 'cached', signal }),
     ).toMatchObject({
       status: 'token',
     });
@@ -387,6 +467,50 @@ describe('NangoSource: connect sessions and disconnect', () => {
       args: { integration: 'github', connectionId: 'conn-1' },
     });
     expect(await registry.get('alice', 'github')).toBeNull();
+  });
+
+  it('forgets a connection Nango answers 400 unknown_connection for: it is gone already', async () => {
+    const source = createSource();
+    await registry.set('alice', 'github', 'conn-1');
+    api.deleteAnswer = () => {
+      throw httpError(400, 'unknown_connection');
+    };
+    await source.disconnect({ owner: 'alice', provider: provider('github'), signal });
+    expect(await registry.get('alice', 'github')).toBeNull();
+  });
+
+  it('names the integration when Nango has no such integration for a connect session', async () => {
+    const source = createSource();
+    api.sessionAnswer = () => {
+      throw httpError(
+        400,
+        'invalid_body',
+        {},
+        {
+          errors: [
+            { code: 'custom', message: 'Integration does not exist', path: ['allowed_integrations', 0] },
+          ],
+        },
+      );
+    };
+    const error = await source
+      .createConnectSession('alice', provider('google-calendar', { integration: 'gcal' }), signal)
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TokenSourceConfigError);
+    expect(error).toMatchObject({
+      code: 'TOKEN_SOURCE_CONFIG',
+      message: 'Nango has no integration "gcal": create it in Nango or fix the provider\'s integration id',
+    });
+  });
+
+  it('adds the API URL to the link for a person when Nango is self-hosted', async () => {
+    const source = createSource({ linkApiUrl: 'http://127.0.0.1:3003' });
+    const session = await source.createConnectSession('alice', provider('github'), signal);
+    const link = new URL(session.connectLink!);
+    expect(link.searchParams.get('session_token')).toBe('s');
+    expect(link.searchParams.get('apiURL')).toBe('http://127.0.0.1:3003');
+    const cloud = await createSource().createConnectSession('alice', provider('github'), signal);
+    expect(cloud.connectLink).toBe('https://connect.example/?session_token=s');
   });
 
   it('keeps the record when Nango cannot delete now', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNangoWebhook } from '../../../src/web/connections/nango-webhook.js';
+import { parseNangoWebhook } from '../../../../src/sources/nango/parse-nango-webhook.js';
 
 const auth = {
   from: 'nango',
@@ -40,6 +40,28 @@ describe('parseNangoWebhook', () => {
     });
   });
 
+  it('reads the end user of a refresh failure from the top-level tags, as Nango sends it', () => {
+    // A real refresh-failure webhook: no endUser, the end user only in tags.end_user_id.
+    const { endUser: _none, ...withoutEndUser } = auth;
+    expect(
+      parseNangoWebhook({
+        ...withoutEndUser,
+        operation: 'refresh',
+        success: false,
+        error: { type: 'refresh_token_external_error', description: 'invalid_grant' },
+        tags: { end_user_id: 'alice', end_user_email: 'a@example.com' },
+      }),
+    ).toMatchObject({ kind: 'refresh-failed', connectionId: 'c-1', endUserId: 'alice' });
+    expect(() =>
+      parseNangoWebhook({
+        ...withoutEndUser,
+        operation: 'refresh',
+        success: false,
+        tags: { end_user_id: '../x' },
+      }),
+    ).toThrow('body.tags.end_user_id: expected an owner id');
+  });
+
   it('ignores other webhooks and auth results that need nothing', () => {
     expect(parseNangoWebhook({ type: 'sync', connectionId: 'x' }).kind).toBe('ignored');
     expect(parseNangoWebhook({ ...auth, success: false }).kind).toBe('ignored');
@@ -59,7 +81,6 @@ describe('parseNangoWebhook', () => {
     );
     expect(() => parseNangoWebhook({ ...auth, providerConfigKey: '' })).toThrow(
       expect.objectContaining({
-        status: 400,
         code: 'INVALID_REQUEST',
         message: expect.stringContaining('body.providerConfigKey: must not be empty'),
       }),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatPath } from '../../config/interpolate.js';
 import { isOwnerId } from '../../names.js';
-import { HttpError } from '../server/http-error.js';
+import { WebhookRejectedError } from '../webhook.js';
 
 /** What a verified Nango webhook asks of us. */
 export type NangoWebhook =
@@ -36,6 +36,13 @@ const authWebhookSchema = z.object({
       { error: 'expected an object' },
     )
     .nullish(),
+  // A refresh failure names its end user only here; a creation names it in both places.
+  tags: z
+    .object(
+      { end_user_id: z.string({ error: 'expected a string' }).optional() },
+      { error: 'expected an object' },
+    )
+    .nullish(),
   error: z
     .object(
       { type: z.string().optional(), description: z.string().optional() },
@@ -50,7 +57,7 @@ const authWebhookSchema = z.object({
  */
 export function parseNangoWebhook(value: unknown): NangoWebhook {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HttpError(400, 'INVALID_REQUEST', 'body: expected a JSON object');
+    throw new WebhookRejectedError('INVALID_REQUEST', 'body: expected a JSON object');
   }
   const type = (value as { type?: unknown }).type;
   if (type !== 'auth')
@@ -60,17 +67,21 @@ export function parseNangoWebhook(value: unknown): NangoWebhook {
     };
   const parsed = authWebhookSchema.safeParse(value);
   if (!parsed.success) {
-    throw new HttpError(
-      400,
+    throw new WebhookRejectedError(
       'INVALID_REQUEST',
       parsed.error.issues.map((issue) => `body.${formatPath(issue.path)}: ${issue.message}`).join('; '),
     );
   }
   const webhook = parsed.data;
-  const endUserId = webhook.endUser?.endUserId ?? null;
-  if (endUserId !== null && !isOwnerId(endUserId)) {
-    throw new HttpError(400, 'INVALID_REQUEST', 'body.endUser.endUserId: expected an owner id');
+  const fromEndUser = webhook.endUser?.endUserId ?? null;
+  const fromTags = webhook.tags?.end_user_id ?? null;
+  if (fromEndUser !== null && !isOwnerId(fromEndUser)) {
+    throw new WebhookRejectedError('INVALID_REQUEST', 'body.endUser.endUserId: expected an owner id');
   }
+  if (fromTags !== null && !isOwnerId(fromTags)) {
+    throw new WebhookRejectedError('INVALID_REQUEST', 'body.tags.end_user_id: expected an owner id');
+  }
+  const endUserId = fromEndUser ?? fromTags;
   const target = { integration: webhook.providerConfigKey, connectionId: webhook.connectionId, endUserId };
   if ((webhook.operation === 'creation' || webhook.operation === 'override') && webhook.success) {
     return { kind: 'connected', ...target };
