@@ -71,7 +71,7 @@ const fetchToken = (source: BuiltinSource, config: NanoclawConfig) =>
   source.fetchToken({
     owner: OWNER,
     provider: builtinProvider(config, PROVIDER),
-    force: false,
+    mode: 'cached',
     signal: NEVER,
   });
 
