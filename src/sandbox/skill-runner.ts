@@ -17,10 +17,11 @@ import {
   type ContainerOwnerProcess,
 } from './container-labels.js';
 import type { ContainerRuntime, OutputChunk, OutputStream } from './container-runtime.js';
-import { buildContainerSpec, ROOT_GID } from './container-spec.js';
+import { buildContainerSpec, ROOT_GID, skillMountOf } from './container-spec.js';
 import { LineSplitter, type SplitLine } from './line-splitter.js';
 import { SkillProviderNotConfiguredError } from './sandbox-errors.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
+import { archiveSkillFiles } from './skill-files.js';
 import { SkillImages } from './skill-images.js';
 import { TokenRedactor } from './token-redactor.js';
 
@@ -108,7 +109,8 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
 
 /**
  * Runs skills in hardened containers: syncs the providers a skill declares for its owner, mounts
- * only that owner's token folder (read-only), streams output line by line, turns AUTH_REQUIRED lines
+ * a view of that owner's token folder with only those providers' files (read-only), copies the
+ * skill's files in, streams output line by line, turns AUTH_REQUIRED lines
  * into `auth_required` events while the container runs, enforces the timeout, and removes every
  * container it creates.
  */
@@ -222,19 +224,26 @@ export class SkillRunner {
     });
 
     const image = skill.image ?? config.sandbox.image;
-    let ownerTokensDir: string;
+    let tokensDir: string;
     let tokenFolderGid: number;
+    let skillFiles: Buffer;
     try {
       await this.#images.ensure(image, signal);
       await this.#syncBeforeLaunch(owner, providers, signal);
-      ownerTokensDir = await tokenSync.folder.ensureOwnerDir(owner);
-      tokenFolderGid = (await stat(ownerTokensDir)).gid;
+      tokensDir = await tokenSync.folder.ensureView(
+        owner,
+        providers.map((provider) => provider.name),
+      );
+      tokenFolderGid = (await stat(tokensDir)).gid;
+      skillFiles = await archiveSkillFiles(config.skillsDir, skill.name, signal);
     } catch (error) {
       if (signal.aborted) return aborted();
       throw error;
     }
     if (signal.aborted) return aborted();
-    if (tokenFolderGid === ROOT_GID) this.#reportRootGroup(owner, skill.name, ownerTokensDir);
+    if (tokenFolderGid === ROOT_GID) {
+      this.#reportRootGroup(owner, skill.name, tokenSync.folder.ownerDir(owner));
+    }
 
     const spec = buildContainerSpec({
       manifest: skill,
@@ -242,8 +251,7 @@ export class SkillRunner {
       owner,
       runId,
       args,
-      ownerTokensDir,
-      skillDir: skill.directory,
+      tokensDir,
       tokenFolderGid,
       hostNetwork: config.sandbox.network,
       process: this.#process,
@@ -254,6 +262,12 @@ export class SkillRunner {
     const containerId = await containers.create(spec, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
     const output = new AbortController();
     try {
+      await containers.putArchive(
+        containerId,
+        skillMountOf(skill.name),
+        skillFiles,
+        AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
+      );
       const chunks = await containers.attach(containerId, output.signal);
       if (signal.aborted) return aborted();
       await containers.start(containerId, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));

@@ -76,6 +76,7 @@ export class TokenViews {
     // The provider list goes first: a writer that lands after this sees the view and links into it.
     await this.#writeProviderList(path.join(ownerViews, `${key}${PROVIDERS_SUFFIX}`), names);
     await this.#ensureFolder(view);
+    await this.#matchGroup(view, ownerDir);
     await Promise.all(names.map((provider) => this.#sync(ownerDir, ownerViews, view, provider)));
     return view;
   }
@@ -162,6 +163,21 @@ export class TokenViews {
     }
     await chmod(dir, this.#options.dirMode);
     if (this.#options.group !== null) await chown(dir, process.getuid?.() ?? 0, this.#options.group);
+  }
+
+  /**
+   * The view takes the owner folder's group (set by the token group, or by hand): that is the group a
+   * skill is given to read its tokens, and it must be able to open the view too.
+   */
+  async #matchGroup(view: string, ownerDir: string): Promise<void> {
+    const [viewInfo, ownerInfo] = await Promise.all([lstat(view), stat(ownerDir)]);
+    if (viewInfo.gid === ownerInfo.gid) return;
+    try {
+      await chown(view, viewInfo.uid, ownerInfo.gid);
+    } catch (error) {
+      // Not ours to hand out (we are neither root nor in that group): the folder keeps our group.
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+    }
   }
 
   async #writeProviderList(file: string, providers: readonly string[]): Promise<void> {

@@ -221,11 +221,15 @@ describe('SkillRunner.run', () => {
     expect(containers.remaining).toEqual([]);
   });
 
-  it("creates a hardened container with only the owner's token folder and the skill folder, read-only", async () => {
+  it("creates a hardened container with only the launch's token view, read-only, and the skill's files copied in", async () => {
     const runner = await newRunner();
     const result = await runner.run({ skill: 'calendar', owner: 'alice', args: ['--check'] });
     const [container] = containers.created;
     const ownerDir = path.join(root, 'data', 'tokens', 'alice');
+    const view = await new TokenFolder(path.join(root, 'data', 'tokens')).ensureView('alice', [
+      'google-calendar',
+      'github',
+    ]);
     expect(container?.spec).toMatchObject({
       image: 'nanoclaw-skill:latest',
       command: ['python3', '/opt/nanoclaw/skills/calendar/main.py', '--check'],
@@ -236,10 +240,8 @@ describe('SkillRunner.run', () => {
       memoryBytes: 64 * 1024 * 1024,
       pidsLimit: 32,
       networkMode: 'bridge',
-      mounts: [
-        { source: ownerDir, target: '/workspace/tokens', readOnly: true },
-        { source: path.join(skillsDir, 'calendar'), target: '/opt/nanoclaw/skills/calendar', readOnly: true },
-      ],
+      mounts: [{ source: view, target: '/workspace/tokens', readOnly: true }],
+      volumes: ['/opt/nanoclaw/skills/calendar'],
       labels: {
         'nanoclaw.managed': 'true',
         'nanoclaw.skill': 'calendar',
