@@ -33,6 +33,9 @@ export const DEFAULT_PIDS_LIMIT = 128;
 const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
 
+/** Aliases a manifest may expand in all (the yaml library's own default is 100). */
+const MAX_ALIAS_COUNT = 50;
+
 const MEMORY_PATTERN = /^(\d+)([bkmg]?)$/i;
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 // Scopes travel in the AUTH_REQUIRED line as a comma-separated list: visible ASCII, no comma.
@@ -154,7 +157,8 @@ export function parseSkillManifest(
 ): SkillManifest {
   let value: unknown;
   try {
-    value = parseYaml(text, { uniqueKeys: true });
+    // A manifest has no use for aliases beyond a few; many of them is an expansion bomb.
+    value = parseYaml(text, { uniqueKeys: true, maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
     if (error instanceof YAMLParseError) {
       const position = error.linePos?.[0];
@@ -163,7 +167,9 @@ export function parseSkillManifest(
         cause: error,
       });
     }
-    throw error;
+    // The parser's other refusals (too many aliases, too deep) are the file's fault too.
+    const message = error instanceof Error ? error.message.split('\n')[0] : 'cannot be parsed';
+    throw new InvalidManifestError(options.file, [`(root): ${message}`], { cause: error });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidManifestError(options.file, ['(root): expected a mapping of skill settings']);
