@@ -33,6 +33,8 @@ export interface ContainerSpec {
   securityOpt: string[];
   memoryBytes: number;
   pidsLimit: number;
+  /** CPU cap in billionths of a CPU; 0 for none. */
+  nanoCpus: number;
   networkMode: 'none' | 'bridge';
   /** Run a tiny init as PID 1 so SIGTERM reaches the skill and zombies are reaped. */
   init: boolean;

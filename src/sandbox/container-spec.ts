@@ -37,6 +37,8 @@ export interface ContainerSpecInput {
   tokenFolderGid: number | null;
   /** The host's setting: `none` puts every container on no network whatever the manifest says. */
   hostNetwork: 'manifest' | 'none';
+  /** The operator's CPU cap for every skill container; null for none. */
+  cpus?: number | null;
   process: ContainerOwnerProcess;
   /** When the run must be over, in milliseconds since the epoch: past it, anyone may reap the container. */
   deadline: number;
@@ -84,6 +86,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     securityOpt: ['no-new-privileges'],
     memoryBytes: manifest.memoryBytes,
     pidsLimit: manifest.pidsLimit,
+    nanoCpus: input.cpus ? Math.round(input.cpus * 1e9) : 0,
     networkMode: input.hostNetwork === 'none' ? 'none' : manifest.network,
     init: true,
   };

@@ -119,6 +119,7 @@ export function toDockerCreateOptions(spec: ContainerSpec): Docker.ContainerCrea
       // Equal to Memory: no swap on top of the limit.
       MemorySwap: spec.memoryBytes,
       PidsLimit: spec.pidsLimit,
+      ...(spec.nanoCpus > 0 ? { NanoCpus: spec.nanoCpus } : {}),
       NetworkMode: spec.networkMode,
       Init: spec.init,
       AutoRemove: false,

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describeError } from '../errors.js';
 import { SKILL_NAME_PATTERN, validateSkillName } from '../names.js';
 import { InvalidManifestError, UnknownSkillError } from './sandbox-errors.js';
-import { parseSkillManifest, type SkillManifest } from './skill-manifest.js';
+import type { SkillLimits } from '../config/skill-limits.js';
+import { checkSkillLimits, parseSkillManifest, type SkillManifest } from './skill-manifest.js';
 
 export const MANIFEST_FILE = 'skill.yaml';
 /** A manifest is a few lines; anything this big is a mistake or an attack, and is not read. */
@@ -76,11 +77,23 @@ export class SkillCatalog {
   readonly #skills = new Map<string, Skill>();
   readonly #problems = new Map<string, SkillProblem>();
 
-  constructor(readonly skillsDir: string) {}
+  readonly #limits: SkillLimits | null;
+
+  /** With `limits`, a manifest asking for more than the operator's maximums is invalid. */
+  constructor(
+    readonly skillsDir: string,
+    options: { limits?: SkillLimits } = {},
+  ) {
+    this.#limits = options.limits ?? null;
+  }
 
   /** Reads every skill folder once; a missing skills folder is an empty catalog. */
-  static async load(skillsDir: string, signal?: AbortSignal): Promise<SkillCatalog> {
-    const catalog = new SkillCatalog(skillsDir);
+  static async load(
+    skillsDir: string,
+    signal?: AbortSignal,
+    options: { limits?: SkillLimits } = {},
+  ): Promise<SkillCatalog> {
+    const catalog = new SkillCatalog(skillsDir, options);
     await catalog.reloadAll(signal);
     return catalog;
   }
@@ -181,6 +194,8 @@ export class SkillCatalog {
     }
     try {
       const manifest = parseSkillManifest(text, { file: manifestPath, folderName: name });
+      const overLimits = this.#limits ? checkSkillLimits(manifest, this.#limits) : [];
+      if (overLimits.length > 0) return this.#invalid(name, manifestPath, 'INVALID_MANIFEST', overLimits);
       const skill: Skill = { ...manifest, directory, manifestPath };
       this.#skills.set(name, skill);
       this.#problems.delete(name);

@@ -1,6 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from '../config/interpolate.js';
+import type { SkillLimits } from '../config/skill-limits.js';
 import { PROVIDER_NAME_PATTERN, SKILL_NAME_PATTERN } from '../names.js';
 import { InvalidManifestError } from './sandbox-errors.js';
 
@@ -177,4 +178,24 @@ export function parseSkillManifest(
   const result = validateSkillManifest(value, options.folderName);
   if ('errors' in result) throw new InvalidManifestError(options.file, result.errors);
   return result.manifest;
+}
+
+/** How a size reads in a message: whole mebibytes when it is one. */
+function formatSize(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024}m` : `${bytes}`;
+}
+
+/** `path: message` lines for each limit the manifest asks above the operator's maximum. */
+export function checkSkillLimits(manifest: SkillManifest, limits: SkillLimits): string[] {
+  const problems: string[] = [];
+  if (manifest.timeoutSeconds > limits.timeoutSeconds) {
+    problems.push(`timeout: must be at most ${limits.timeoutSeconds} seconds (sandbox.maxTimeout)`);
+  }
+  if (manifest.memoryBytes > limits.memoryBytes) {
+    problems.push(`memory: must be at most ${formatSize(limits.memoryBytes)} (sandbox.maxMemory)`);
+  }
+  if (manifest.pidsLimit > limits.pids) {
+    problems.push(`pids: must be at most ${limits.pids} (sandbox.maxPids)`);
+  }
+  return problems;
 }

@@ -19,7 +19,8 @@ import {
 import type { ContainerRuntime, OutputChunk, OutputStream } from './container-runtime.js';
 import { buildContainerSpec, ROOT_GID, skillMountOf } from './container-spec.js';
 import { LineSplitter, type SplitLine } from './line-splitter.js';
-import { SkillProviderNotConfiguredError } from './sandbox-errors.js';
+import { InvalidManifestError, SkillProviderNotConfiguredError } from './sandbox-errors.js';
+import { checkSkillLimits } from './skill-manifest.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
 import { archiveSkillFiles } from './skill-files.js';
 import { SkillImages } from './skill-images.js';
@@ -172,6 +173,8 @@ export class SkillRunner {
   /** Runs one skill for one owner to the end; throws only when no container could be started. */
   async run(request: RunRequest): Promise<RunResult> {
     const skill = this.#options.catalog.get(request.skill);
+    const overLimits = checkSkillLimits(skill, this.#options.config.sandbox.limits);
+    if (overLimits.length > 0) throw new InvalidManifestError(skill.manifestPath, overLimits);
     const owner = validateOwnerId(request.owner);
     const providers = this.#providersOf(skill);
     const runId = request.runId === undefined ? randomUUID() : validateRunId(request.runId);
@@ -254,6 +257,7 @@ export class SkillRunner {
       tokensDir,
       tokenFolderGid,
       hostNetwork: config.sandbox.network,
+      cpus: config.sandbox.limits.cpus,
       process: this.#process,
       deadline: Date.now() + (skill.timeoutSeconds + this.#stopGraceSeconds) * 1000 + DEADLINE_MARGIN_MS,
     });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ContainerInspectInfo } from 'dockerode';
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NanoclawEvent } from '../../../src/events/types.js';
 import type { RunResult } from '../../../src/sandbox/skill-runner.js';

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { DEFAULT_SKILL_LIMITS } from '../../../src/config/skill-limits.js';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
@@ -84,6 +85,7 @@ async function newRunner(options: { network?: 'manifest' | 'none'; grace?: numbe
         baseImage: 'nanoclaw-base:bookworm',
         network: options.network ?? 'manifest',
         tokenGroup: null,
+        limits: DEFAULT_SKILL_LIMITS,
       },
     },
     catalog,
