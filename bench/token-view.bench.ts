@@ -48,7 +48,8 @@ export default async function tokenViewBenchmark(): Promise<BenchmarkResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-bench-view-'));
   try {
     const folder = new TokenFolder(path.join(dir, 'tokens'));
-    for (const provider of [...PROVIDERS, 'dropbox']) await folder.write('main', token(provider, 0), new Date());
+    for (const provider of [...PROVIDERS, 'dropbox'])
+      await folder.write('main', token(provider, 0), new Date());
 
     const ownerDir = await timeEach(WARM_ITERATIONS, () => folder.ensureOwnerDir('main'));
     const warm = await timeEach(WARM_ITERATIONS, () => folder.ensureView('main', PROVIDERS));

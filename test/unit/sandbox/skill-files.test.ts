@@ -56,7 +56,9 @@ describe('archiveSkillFiles', () => {
   it('refuses a skill folder that is a symlink', async () => {
     await rm(path.join(skillsDir, 'hello'), { recursive: true });
     await symlink(path.join(root, 'tokens', 'alice'), path.join(skillsDir, 'hello'));
-    await expect(archiveSkillFiles(skillsDir, 'hello')).rejects.toMatchObject({ code: 'SKILL_FILES_INVALID' });
+    await expect(archiveSkillFiles(skillsDir, 'hello')).rejects.toMatchObject({
+      code: 'SKILL_FILES_INVALID',
+    });
   });
 });
 
