@@ -69,7 +69,11 @@ describe('a hostile skill.yaml makes only its own skill invalid', () => {
   it('a skill.yaml that is a symlink to a file elsewhere', async () => {
     await mkdir(path.join(skillsDir, 'linked'));
     await writeFile(path.join(skillsDir, 'elsewhere.yaml'), 'name: linked\ncommand: [python3]\n');
-    await run('ln', ['-s', path.join(skillsDir, 'elsewhere.yaml'), path.join(skillsDir, 'linked', 'skill.yaml')]);
+    await run('ln', [
+      '-s',
+      path.join(skillsDir, 'elsewhere.yaml'),
+      path.join(skillsDir, 'linked', 'skill.yaml'),
+    ]);
     const catalog = await SkillCatalog.load(skillsDir);
     expect(catalog.list().map((skill) => skill.name)).toEqual(['good']);
     expect(catalog.problems()).toEqual([
