@@ -16,7 +16,7 @@ export async function setUpSkills(
   options: SkillsSetupOptions = {},
 ): Promise<{ catalog: SkillCatalog; runner: SkillRunner }> {
   const { config } = runtime;
-  const catalog = await SkillCatalog.load(config.skillsDir, io.signal);
+  const catalog = await SkillCatalog.load(config.skillsDir, io.signal, { limits: config.sandbox.limits });
   const runner = new SkillRunner({
     config,
     catalog,

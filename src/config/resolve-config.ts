@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_OWNER } from '../names.js';
-import { configFileSchema, LOG_LEVELS, type ConfigFile, type ProviderFile } from './schema.js';
+import { configFileSchema, LOG_LEVELS, parseSize, type ConfigFile, type ProviderFile } from './schema.js';
+import { DEFAULT_SKILL_LIMITS } from './skill-limits.js';
 import { formatPath, interpolateEnvironment } from './interpolate.js';
 import { BUILTIN_PRESETS } from './presets.js';
 import type { BuiltinProviderConfig, NanoclawConfig, NangoSettings, ProviderConfig } from './types.js';
@@ -150,6 +151,12 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
         baseImage: envValue(env, 'NANOCLAW_BASE_IMAGE') ?? file.sandbox?.baseImage ?? 'python:3.12-slim',
         network: (networkEnv as 'none' | 'manifest' | undefined) ?? file.sandbox?.network ?? 'manifest',
         tokenGroup: file.sandbox?.tokenGroup ?? null,
+        limits: {
+          memoryBytes: parseSize(file.sandbox?.maxMemory ?? '') ?? DEFAULT_SKILL_LIMITS.memoryBytes,
+          pids: file.sandbox?.maxPids ?? DEFAULT_SKILL_LIMITS.pids,
+          timeoutSeconds: file.sandbox?.maxTimeout ?? DEFAULT_SKILL_LIMITS.timeoutSeconds,
+          cpus: file.sandbox?.cpus ?? DEFAULT_SKILL_LIMITS.cpus,
+        },
       },
       builtin: {
         encryptionKey: envValue(env, 'NANOCLAW_ENCRYPTION_KEY') ?? file.builtin?.encryptionKey ?? null,

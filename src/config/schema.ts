@@ -28,6 +28,17 @@ function boolean() {
   );
 }
 
+const SIZE_PATTERN = /^(\d+)([bkmg]?)$/i;
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** "2g" -> bytes; null when it is not a size. */
+export function parseSize(text: string): number | null {
+  const match = SIZE_PATTERN.exec(text.trim());
+  if (!match) return null;
+  const bytes = Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toLowerCase()] ?? 1);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : null;
+}
+
 const nonEmpty = z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' });
 const url = z.url({ error: 'expected an absolute URL' });
 const seconds = numeric(
@@ -123,6 +134,20 @@ export const configFileSchema = z.strictObject({
       baseImage: nonEmpty.optional(),
       network: z.enum(['manifest', 'none'], { error: 'expected "manifest" or "none"' }).optional(),
       tokenGroup: numeric(z.int({ error: 'expected a group id' }).min(0)).optional(),
+      maxMemory: z
+        .string({ error: 'expected a size such as "2g"' })
+        .refine((value) => parseSize(value) !== null, { error: 'expected a size such as "2g"' })
+        .optional(),
+      maxPids: numeric(
+        z
+          .int({ error: 'expected a whole number' })
+          .min(8, { error: 'must be at least 8' })
+          .max(32768, { error: 'must be at most 32768' }),
+      ).optional(),
+      maxTimeout: positiveSeconds.optional(),
+      cpus: numeric(
+        z.number({ error: 'expected a number of CPUs' }).positive({ error: 'must be more than 0' }),
+      ).optional(),
     })
     .optional(),
   builtin: z

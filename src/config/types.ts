@@ -1,3 +1,5 @@
+import type { SkillLimits } from './skill-limits.js';
+
 /** The validated configuration: every path absolute, every default applied, every source resolved. */
 export interface NanoclawConfig {
   configPath: string | null;
@@ -54,6 +56,8 @@ export interface SandboxSettings {
   network: 'manifest' | 'none';
   /** Group that token folders and files belong to, so the container's user can read them. */
   tokenGroup: number | null;
+  /** Maximums for a skill's limits; a manifest asking for more is refused. */
+  limits: SkillLimits;
 }
 
 export interface BuiltinSettings {

@@ -3,6 +3,7 @@ import { loadConfig, type LoadConfigOptions } from '../config/load-config.js';
 import type { NanoclawConfig } from '../config/types.js';
 import type { ContainerRuntime } from '../sandbox/container-runtime.js';
 import { DockerContainerRuntime } from '../sandbox/docker-container-runtime.js';
+import type { SkillLimits } from '../config/skill-limits.js';
 import { SkillCatalog } from '../sandbox/skill-catalog.js';
 import { Oauth4webapiProtocol } from '../sources/builtin/oauth4webapi-protocol.js';
 import { SdkNangoApi } from '../sources/nango/nango-api.js';
@@ -25,12 +26,16 @@ export function engineFromRuntime(runtime: ContainerRuntime): DockerEngine {
 }
 
 /** Valid skills and manifest problems, as the daemon's own skill catalog sees them. */
-export async function loadSkillsFromCatalog(skillsDir: string, signal: AbortSignal): Promise<LoadedSkills> {
+export async function loadSkillsFromCatalog(
+  skillsDir: string,
+  signal: AbortSignal,
+  limits?: SkillLimits,
+): Promise<LoadedSkills> {
   const folderExists = await stat(skillsDir).then(
     (stats) => stats.isDirectory(),
     () => false,
   );
-  const catalog = await SkillCatalog.load(skillsDir, signal);
+  const catalog = await SkillCatalog.load(skillsDir, signal, limits ? { limits } : {});
   return {
     folderExists,
     skills: catalog.list().map((skill) => ({

@@ -12,6 +12,7 @@ import { checkImages, imagesNotChecked, type SkillImageUse } from './checks/imag
 import { checkNangoBrowserUrls } from './checks/nango-browser-urls-check.js';
 import { checkNango } from './checks/nango-check.js';
 import { checkSecretFiles, type SecretFile } from './checks/secret-files-check.js';
+import type { SkillLimits } from '../config/skill-limits.js';
 import { checkSkillManifests, type LoadedSkills } from './checks/skill-manifests-check.js';
 import { checkTokenPermissions } from './checks/token-permissions-check.js';
 import { checkWebhookSigningKey } from './checks/webhook-signing-key-check.js';
@@ -26,7 +27,7 @@ export interface DoctorDependencies {
   docker: DockerEngine;
   nango(settings: NangoSettings, timeoutMs: number): NangoConnectionLister;
   discoverIssuer: DiscoverIssuer;
-  loadSkills(skillsDir: string, signal: AbortSignal): Promise<LoadedSkills>;
+  loadSkills(skillsDir: string, signal: AbortSignal, limits?: SkillLimits): Promise<LoadedSkills>;
   identity: ProcessIdentity;
   /** The group token files should carry, for this config; null when they keep the daemon's group. */
   tokenGroup(config: NanoclawConfig): number | null;
@@ -107,7 +108,8 @@ export async function runDoctor(deps: DoctorDependencies, signal: AbortSignal): 
         {
           skillsDir: config.skillsDir,
           configuredProviders: config.providers.map((provider) => provider.name),
-          loadSkills: deps.loadSkills,
+          loadSkills: (skillsDir, loadSignal) =>
+            deps.loadSkills(skillsDir, loadSignal, config.sandbox.limits),
         },
         signal,
       );

@@ -21,6 +21,11 @@ export interface ContainerSpec {
   workingDir: string;
   labels: Record<string, string>;
   mounts: ContainerMount[];
+  /**
+   * Mount points of fresh anonymous volumes, empty (nothing copied from the image) and owned by root,
+   * filled by `putArchive` before the start and removed with the container.
+   */
+  volumes: string[];
   /** Mount point -> tmpfs options. */
   tmpfs: Record<string, string>;
   readonlyRootfs: boolean;
@@ -28,6 +33,8 @@ export interface ContainerSpec {
   securityOpt: string[];
   memoryBytes: number;
   pidsLimit: number;
+  /** CPU cap in billionths of a CPU; 0 for none. */
+  nanoCpus: number;
   networkMode: 'none' | 'bridge';
   /** Run a tiny init as PID 1 so SIGTERM reaches the skill and zombies are reaped. */
   init: boolean;
@@ -67,6 +74,8 @@ export interface ContainerRuntime {
    * so no output is missed.
    */
   attach(id: string, signal: AbortSignal): Promise<AsyncIterable<OutputChunk>>;
+  /** Unpacks a tar archive into `folder` of a created container (one of its `volumes`). */
+  putArchive(id: string, folder: string, archive: Buffer, signal: AbortSignal): Promise<void>;
   start(id: string, signal: AbortSignal): Promise<void>;
   /** Resolves with the exit code once the container has stopped. */
   wait(id: string, signal: AbortSignal): Promise<number>;
@@ -78,5 +87,7 @@ export interface ContainerRuntime {
   /** Containers (running or not) that carry all of these labels. */
   listByLabels(labels: Record<string, string>, signal: AbortSignal): Promise<ContainerSummary[]>;
   imageExists(image: string, signal: AbortSignal): Promise<boolean>;
+  /** The folders the image declares as VOLUME; null when the image is not on this host. */
+  imageVolumes(image: string, signal: AbortSignal): Promise<string[] | null>;
   buildImage(request: ImageBuildRequest, signal: AbortSignal): Promise<void>;
 }

@@ -28,17 +28,25 @@ export interface ContainerSpecInput {
   owner: string;
   runId: string;
   args: readonly string[];
-  /** `<tokensDir>/<owner>`: mounted whole, read-only; never single files. */
-  ownerTokensDir: string;
-  /** The skill's folder on the host, mounted read-only. */
-  skillDir: string;
-  /** Group that owns the owner's token folder; added to the user unless it is the skill's own or root's. */
+  /**
+   * The launch's token view (only the declared providers' files of this owner): mounted whole,
+   * read-only; never single files.
+   */
+  tokensDir: string;
+  /** Group that owns the token view; added to the user unless it is the skill's own or root's. */
   tokenFolderGid: number | null;
   /** The host's setting: `none` puts every container on no network whatever the manifest says. */
   hostNetwork: 'manifest' | 'none';
+  /** The operator's CPU cap for every skill container; null for none. */
+  cpus?: number | null;
   process: ContainerOwnerProcess;
   /** When the run must be over, in milliseconds since the epoch: past it, anyone may reap the container. */
   deadline: number;
+}
+
+/** Where a skill's files are copied to in its container. */
+export function skillMountOf(skill: string): string {
+  return `${SKILLS_MOUNT_ROOT}/${skill}`;
 }
 
 /** The hardened container for one run of one skill for one owner. Pure: tests read the result. */
@@ -67,16 +75,18 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
       [LABEL_INSTANCE]: input.process.instance,
       [LABEL_DEADLINE]: formatDeadline(input.deadline),
     },
-    mounts: [
-      { source: input.ownerTokensDir, target: TOKENS_MOUNT, readOnly: true },
-      { source: input.skillDir, target: `${SKILLS_MOUNT_ROOT}/${manifest.name}`, readOnly: true },
-    ],
+    // Only our own token view is bound from the host. The skill's files are copied in (see
+    // skillMountOf): a bind of the skill folder would be resolved by Docker at start, after any check
+    // of ours, and a skill author could swap it for a symlink in between.
+    mounts: [{ source: input.tokensDir, target: TOKENS_MOUNT, readOnly: true }],
+    volumes: [skillMountOf(manifest.name)],
     tmpfs: { '/tmp': TMP_OPTIONS },
     readonlyRootfs: true,
     capDrop: ['ALL'],
     securityOpt: ['no-new-privileges'],
     memoryBytes: manifest.memoryBytes,
     pidsLimit: manifest.pidsLimit,
+    nanoCpus: input.cpus ? Math.round(input.cpus * 1e9) : 0,
     networkMode: input.hostNetwork === 'none' ? 'none' : manifest.network,
     init: true,
   };

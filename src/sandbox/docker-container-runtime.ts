@@ -92,12 +92,23 @@ export function toDockerCreateOptions(spec: ContainerSpec): Docker.ContainerCrea
     AttachStderr: true,
     NetworkDisabled: spec.networkMode === 'none',
     HostConfig: {
-      Mounts: spec.mounts.map((mount) => ({
-        Type: 'bind' as const,
-        Source: mount.source,
-        Target: mount.target,
-        ReadOnly: mount.readOnly,
-      })),
+      Mounts: [
+        ...spec.mounts.map((mount) => ({
+          Type: 'bind' as const,
+          Source: mount.source,
+          Target: mount.target,
+          ReadOnly: mount.readOnly,
+        })),
+        // Nothing is copied in from the image: only what putArchive puts there.
+        ...spec.volumes.map((target) => ({
+          Type: 'volume' as const,
+          // No name: an anonymous volume, removed with the container (remove's `v`).
+          Source: '',
+          Target: target,
+          ReadOnly: false,
+          VolumeOptions: { NoCopy: true, Labels: {}, DriverConfig: { Name: 'local', Options: {} } },
+        })),
+      ],
       GroupAdd: spec.groupAdd,
       Tmpfs: spec.tmpfs,
       ReadonlyRootfs: spec.readonlyRootfs,
@@ -108,6 +119,7 @@ export function toDockerCreateOptions(spec: ContainerSpec): Docker.ContainerCrea
       // Equal to Memory: no swap on top of the limit.
       MemorySwap: spec.memoryBytes,
       PidsLimit: spec.pidsLimit,
+      ...(spec.nanoCpus > 0 ? { NanoCpus: spec.nanoCpus } : {}),
       NetworkMode: spec.networkMode,
       Init: spec.init,
       AutoRemove: false,
@@ -185,6 +197,14 @@ export class DockerContainerRuntime implements ContainerRuntime {
     }
   }
 
+  async putArchive(id: string, folder: string, archive: Buffer, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#docker.getContainer(id).putArchive(archive, { path: folder, abortSignal: signal });
+    } catch (error) {
+      throw wrap(error, `cannot copy files into the container at ${folder}`);
+    }
+  }
+
   async start(id: string, signal: AbortSignal): Promise<void> {
     try {
       await this.#docker.getContainer(id).start({ abortSignal: signal });
@@ -258,6 +278,19 @@ export class DockerContainerRuntime implements ContainerRuntime {
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
+      throw wrap(error, `cannot inspect image ${image}`);
+    }
+  }
+
+  async imageVolumes(image: string, signal: AbortSignal): Promise<string[] | null> {
+    signal.throwIfAborted();
+    try {
+      const info = (await this.#docker.getImage(image).inspect()) as {
+        Config?: { Volumes?: Record<string, unknown> | null } | null;
+      };
+      return Object.keys(info.Config?.Volumes ?? {}).sort();
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
       throw wrap(error, `cannot inspect image ${image}`);
     }
   }

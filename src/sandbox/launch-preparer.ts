@@ -55,7 +55,11 @@ export class LaunchPreparer {
     const signal = request.signal;
     const results = await this.#sync(owner, providers, signal);
     signal?.throwIfAborted();
-    const hostPath = await tokenSync.folder.ensureOwnerDir(owner);
+    // Only the declared providers' files, kept live as they are refreshed or removed.
+    const hostPath = await tokenSync.folder.ensureView(
+      owner,
+      providers.map((provider) => provider.name),
+    );
     const tokens: LaunchToken[] = results.map((result) => ({
       provider: result.provider,
       state: result.state,

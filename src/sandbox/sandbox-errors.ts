@@ -58,3 +58,24 @@ export class SandboxShuttingDownError extends NanoclawError {
     super('SHUTTING_DOWN', 'the daemon is shutting down: no new skill runs');
   }
 }
+
+/** A skill's files cannot be taken into its container (a symlinked folder, too many bytes). */
+export class SkillFilesError extends NanoclawError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SKILL_FILES_INVALID', message, options);
+  }
+}
+
+/** An image declares a VOLUME: Docker would give the skill writable host disk outside /tmp. */
+export class ImageDeclaresVolumeError extends NanoclawError {
+  constructor(
+    readonly image: string,
+    readonly volumes: readonly string[],
+  ) {
+    super(
+      'IMAGE_DECLARES_VOLUME',
+      `image ${image} declares VOLUME ${volumes.join(', ')}: a skill would get writable disk there; ` +
+        'build the skill image without VOLUME',
+    );
+  }
+}

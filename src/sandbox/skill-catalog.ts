@@ -1,12 +1,47 @@
-import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { constants, type Dirent, type Stats } from 'node:fs';
+import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError } from '../errors.js';
 import { SKILL_NAME_PATTERN, validateSkillName } from '../names.js';
 import { InvalidManifestError, UnknownSkillError } from './sandbox-errors.js';
-import { parseSkillManifest, type SkillManifest } from './skill-manifest.js';
+import type { SkillLimits } from '../config/skill-limits.js';
+import { checkSkillLimits, parseSkillManifest, type SkillManifest } from './skill-manifest.js';
 
 export const MANIFEST_FILE = 'skill.yaml';
+/** A manifest is a few lines; anything this big is a mistake or an attack, and is not read. */
+export const MAX_MANIFEST_BYTES = 64 * 1024;
+// No symlink (O_NOFOLLOW), and a FIFO must not block the open (O_NONBLOCK): it is refused after fstat.
+const OPEN_MANIFEST = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** The manifest's text, or why it cannot be one: only a regular file of at most the cap is read. */
+async function readManifest(file: string, signal?: AbortSignal): Promise<string | { problem: string }> {
+  let handle;
+  try {
+    handle = await open(file, OPEN_MANIFEST);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+      return { problem: '(file): is not a regular file (a symbolic link); write the manifest in place' };
+    }
+    throw error;
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) return { problem: '(file): is not a regular file' };
+    if (info.size > MAX_MANIFEST_BYTES) {
+      return { problem: `(file): is larger than ${MAX_MANIFEST_BYTES / 1024} KiB` };
+    }
+    signal?.throwIfAborted();
+    // Read no more than the cap, even if the file grew since fstat.
+    const buffer = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    if (bytesRead > MAX_MANIFEST_BYTES) {
+      return { problem: `(file): is larger than ${MAX_MANIFEST_BYTES / 1024} KiB` };
+    }
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
 /** A skill folder that is a symbolic link: Docker would mount whatever it points to on the host. */
 export const SKILL_FOLDER_SYMLINK = 'SKILL_FOLDER_SYMLINK';
 
@@ -42,11 +77,23 @@ export class SkillCatalog {
   readonly #skills = new Map<string, Skill>();
   readonly #problems = new Map<string, SkillProblem>();
 
-  constructor(readonly skillsDir: string) {}
+  readonly #limits: SkillLimits | null;
+
+  /** With `limits`, a manifest asking for more than the operator's maximums is invalid. */
+  constructor(
+    readonly skillsDir: string,
+    options: { limits?: SkillLimits } = {},
+  ) {
+    this.#limits = options.limits ?? null;
+  }
 
   /** Reads every skill folder once; a missing skills folder is an empty catalog. */
-  static async load(skillsDir: string, signal?: AbortSignal): Promise<SkillCatalog> {
-    const catalog = new SkillCatalog(skillsDir);
+  static async load(
+    skillsDir: string,
+    signal?: AbortSignal,
+    options: { limits?: SkillLimits } = {},
+  ): Promise<SkillCatalog> {
+    const catalog = new SkillCatalog(skillsDir, options);
     await catalog.reloadAll(signal);
     return catalog;
   }
@@ -130,7 +177,11 @@ export class SkillCatalog {
     }
     let text: string;
     try {
-      text = await readFile(manifestPath, { encoding: 'utf8', ...(signal ? { signal } : {}) });
+      const read = await readManifest(manifestPath, signal);
+      if (typeof read !== 'string') {
+        return this.#invalid(name, manifestPath, 'INVALID_MANIFEST', [read.problem]);
+      }
+      text = read;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -143,6 +194,8 @@ export class SkillCatalog {
     }
     try {
       const manifest = parseSkillManifest(text, { file: manifestPath, folderName: name });
+      const overLimits = this.#limits ? checkSkillLimits(manifest, this.#limits) : [];
+      if (overLimits.length > 0) return this.#invalid(name, manifestPath, 'INVALID_MANIFEST', overLimits);
       const skill: Skill = { ...manifest, directory, manifestPath };
       this.#skills.set(name, skill);
       this.#problems.delete(name);
@@ -151,7 +204,10 @@ export class SkillCatalog {
       if (error instanceof InvalidManifestError) {
         return this.#invalid(name, manifestPath, error.code, [...error.problems]);
       }
-      throw error;
+      // Whatever else goes wrong with one manifest stays that skill's problem.
+      return this.#invalid(name, manifestPath, describeError(error).code, [
+        `(file): ${describeError(error).message}`,
+      ]);
     }
   }
 

@@ -3,7 +3,7 @@ import type { SandboxSettings } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { createSkillBuildContext } from './build-context.js';
 import type { ContainerRuntime } from './container-runtime.js';
-import { ContainerRuntimeError } from './sandbox-errors.js';
+import { ContainerRuntimeError, ImageDeclaresVolumeError } from './sandbox-errors.js';
 
 /** Dockerfile.skill ships at the package root, two folders up from here in src/ and in dist/. */
 export const DEFAULT_DOCKERFILE = fileURLToPath(new URL('../../Dockerfile.skill', import.meta.url));
@@ -31,11 +31,17 @@ export class SkillImages {
     this.#options = options;
   }
 
-  /** Resolves once `image` exists; builds the default image if needed. */
+  /**
+   * Resolves once `image` exists; builds the default image if needed. An image that declares a VOLUME
+   * is refused (`ImageDeclaresVolumeError`): Docker would back each with writable, executable host
+   * disk outside /tmp's cap, past the read-only root.
+   */
   async ensure(image: string, signal: AbortSignal): Promise<'present' | 'built'> {
     if (this.#known.has(image)) return 'present';
     const { containers } = this.#options;
-    if (await containers.imageExists(image, signal)) {
+    const volumes = await containers.imageVolumes(image, signal);
+    if (volumes !== null) {
+      if (volumes.length > 0) throw new ImageDeclaresVolumeError(image, volumes);
       this.#known.add(image);
       return 'present';
     }
@@ -51,6 +57,9 @@ export class SkillImages {
       this.#building.set(image, building);
     }
     await building;
+    // A base image's VOLUME is inherited by the image built on it.
+    const built = (await containers.imageVolumes(image, signal)) ?? [];
+    if (built.length > 0) throw new ImageDeclaresVolumeError(image, built);
     this.#known.add(image);
     return 'built';
   }

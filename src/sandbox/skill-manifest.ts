@@ -1,6 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from '../config/interpolate.js';
+import type { SkillLimits } from '../config/skill-limits.js';
 import { PROVIDER_NAME_PATTERN, SCOPE_PATTERN, SKILL_NAME_PATTERN } from '../names.js';
 import { InvalidManifestError } from './sandbox-errors.js';
 
@@ -32,6 +33,9 @@ export const DEFAULT_PIDS_LIMIT = 128;
 /** Docker refuses memory limits below 6 MiB. */
 const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 const MAX_TIMEOUT_SECONDS = 24 * 60 * 60;
+
+/** Aliases a manifest may expand in all (the yaml library's own default is 100). */
+const MAX_ALIAS_COUNT = 50;
 
 const MEMORY_PATTERN = /^(\d+)([bkmg]?)$/i;
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -152,7 +156,8 @@ export function parseSkillManifest(
 ): SkillManifest {
   let value: unknown;
   try {
-    value = parseYaml(text, { uniqueKeys: true });
+    // A manifest has no use for aliases beyond a few; many of them is an expansion bomb.
+    value = parseYaml(text, { uniqueKeys: true, maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
     if (error instanceof YAMLParseError) {
       const position = error.linePos?.[0];
@@ -161,7 +166,9 @@ export function parseSkillManifest(
         cause: error,
       });
     }
-    throw error;
+    // The parser's other refusals (too many aliases, too deep) are the file's fault too.
+    const message = error instanceof Error ? error.message.split('\n')[0] : 'cannot be parsed';
+    throw new InvalidManifestError(options.file, [`(root): ${message}`], { cause: error });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidManifestError(options.file, ['(root): expected a mapping of skill settings']);
@@ -169,4 +176,24 @@ export function parseSkillManifest(
   const result = validateSkillManifest(value, options.folderName);
   if ('errors' in result) throw new InvalidManifestError(options.file, result.errors);
   return result.manifest;
+}
+
+/** How a size reads in a message: whole mebibytes when it is one. */
+function formatSize(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024}m` : `${bytes}`;
+}
+
+/** `path: message` lines for each limit the manifest asks above the operator's maximum. */
+export function checkSkillLimits(manifest: SkillManifest, limits: SkillLimits): string[] {
+  const problems: string[] = [];
+  if (manifest.timeoutSeconds > limits.timeoutSeconds) {
+    problems.push(`timeout: must be at most ${limits.timeoutSeconds} seconds (sandbox.maxTimeout)`);
+  }
+  if (manifest.memoryBytes > limits.memoryBytes) {
+    problems.push(`memory: must be at most ${formatSize(limits.memoryBytes)} (sandbox.maxMemory)`);
+  }
+  if (manifest.pidsLimit > limits.pids) {
+    problems.push(`pids: must be at most ${limits.pids} (sandbox.maxPids)`);
+  }
+  return problems;
 }

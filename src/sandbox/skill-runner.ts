@@ -19,12 +19,18 @@ import {
   type ContainerOwnerProcess,
 } from './container-labels.js';
 import type { ContainerRuntime, OutputChunk } from './container-runtime.js';
-import { buildContainerSpec, ROOT_GID } from './container-spec.js';
+import { buildContainerSpec, ROOT_GID, skillMountOf } from './container-spec.js';
 import type { PreparedLaunch } from './launch.js';
 import { LaunchPreparer } from './launch-preparer.js';
 import type { OutputWatch } from './output-watch.js';
-import { SandboxShuttingDownError, SkillProviderNotConfiguredError } from './sandbox-errors.js';
+import {
+  InvalidManifestError,
+  SandboxShuttingDownError,
+  SkillProviderNotConfiguredError,
+} from './sandbox-errors.js';
+import { checkSkillLimits } from './skill-manifest.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
+import { archiveSkillFiles } from './skill-files.js';
 import { SkillImages } from './skill-images.js';
 import { TokenRedactor } from './token-redactor.js';
 
@@ -102,7 +108,8 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
 
 /**
  * Runs skills in hardened containers: syncs the providers a skill declares for its owner, mounts
- * only that owner's token folder (read-only), streams output line by line, turns AUTH_REQUIRED lines
+ * a view of that owner's token folder with only those providers' files (read-only), copies the
+ * skill's files in, streams output line by line, turns AUTH_REQUIRED lines
  * into `auth_required` events while the container runs, enforces the timeout, and removes every
  * container it creates.
  */
@@ -193,6 +200,8 @@ export class SkillRunner {
   /** Runs one skill for one owner to the end; throws only when no container could be started. */
   async run(request: RunRequest): Promise<RunResult> {
     const skill = this.#options.catalog.get(request.skill);
+    const overLimits = checkSkillLimits(skill, this.#options.config.sandbox.limits);
+    if (overLimits.length > 0) throw new InvalidManifestError(skill.manifestPath, overLimits);
     const owner = validateOwnerId(request.owner);
     const providers = this.#providersOf(skill);
     const runId = request.runId === undefined ? randomUUID() : validateRunId(request.runId);
@@ -247,6 +256,7 @@ export class SkillRunner {
     const image = skill.image ?? config.sandbox.image;
     let launch: PreparedLaunch;
     let tokenFolderGid: number;
+    let skillFiles: Buffer;
     try {
       await this.#images.ensure(image, signal);
       launch = await this.#launches.prepare({
@@ -255,12 +265,15 @@ export class SkillRunner {
         signal,
       });
       tokenFolderGid = (await stat(launch.mount.hostPath)).gid;
+      skillFiles = await archiveSkillFiles(config.skillsDir, skill.name, signal);
     } catch (error) {
       if (signal.aborted) return aborted();
       throw error;
     }
     if (signal.aborted) return aborted();
-    if (tokenFolderGid === ROOT_GID) this.#reportRootGroup(owner, skill.name, launch.mount.hostPath);
+    if (tokenFolderGid === ROOT_GID) {
+      this.#reportRootGroup(owner, skill.name, this.#options.tokenSync.folder.ownerDir(owner));
+    }
 
     const spec = buildContainerSpec({
       manifest: skill,
@@ -268,10 +281,10 @@ export class SkillRunner {
       owner,
       runId,
       args,
-      ownerTokensDir: launch.mount.hostPath,
-      skillDir: skill.directory,
+      tokensDir: launch.mount.hostPath,
       tokenFolderGid,
       hostNetwork: config.sandbox.network,
+      cpus: config.sandbox.limits.cpus,
       process: this.#process,
       deadline: Date.now() + (skill.timeoutSeconds + this.#stopGraceSeconds) * 1000 + DEADLINE_MARGIN_MS,
     });
@@ -280,6 +293,12 @@ export class SkillRunner {
     const containerId = await containers.create(spec, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
     const output = new AbortController();
     try {
+      await containers.putArchive(
+        containerId,
+        skillMountOf(skill.name),
+        skillFiles,
+        AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
+      );
       const chunks = await containers.attach(containerId, output.signal);
       if (signal.aborted) return aborted();
       await containers.start(containerId, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));

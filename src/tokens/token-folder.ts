@@ -11,6 +11,7 @@ import {
   TokenFileFormatError,
   type TokenFile,
 } from './token-file.js';
+import { TokenViews } from './token-views.js';
 
 export const TOKEN_DIR_MODE = 0o750;
 export const TOKEN_FILE_MODE = 0o640;
@@ -36,12 +37,14 @@ export interface TokenFolderOptions {
  */
 export class TokenFolder {
   readonly #group: number | null;
+  readonly #views: TokenViews;
 
   constructor(
     readonly root: string,
     options: TokenFolderOptions = {},
   ) {
     this.#group = options.group ?? null;
+    this.#views = new TokenViews({ root, dirMode: TOKEN_DIR_MODE, group: this.#group });
   }
 
   ownerDir(owner: string): string {
@@ -70,6 +73,26 @@ export class TokenFolder {
     if (this.#group !== null) await chown(dir, process.getuid?.() ?? 0, this.#group);
     await fsyncDirectory(this.root);
     return dir;
+  }
+
+  /**
+   * The folder a launch for `owner` mounts read-only at /workspace/tokens: only the files of
+   * `providers`, kept live as they are written and removed (see `TokenViews`). Made or brought up to
+   * date on each call; returns its host path.
+   */
+  async ensureView(owner: string, providers: readonly string[]): Promise<string> {
+    const ownerDir = await this.ensureOwnerDir(owner);
+    try {
+      return await this.#views.ensure(owner, providers, ownerDir);
+    } catch (error) {
+      if (error instanceof TokenFolderError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new TokenFolderError(
+        'TOKEN_WRITE_FAILED',
+        `cannot make the token view of ${owner}${code ? ` (${code})` : ''}`,
+        { cause: error },
+      );
+    }
   }
 
   /**
@@ -134,6 +157,7 @@ export class TokenFolder {
         ...(this.#group !== null ? { chown: { uid: process.getuid?.() ?? 0, gid: this.#group } } : {}),
       });
       await fsyncDirectory(path.dirname(file));
+      await this.#views.linkIntoViews(owner, token.provider, path.dirname(file));
       return 'written';
     } catch (error) {
       if (error instanceof TokenFolderError) throw error;
@@ -149,14 +173,41 @@ export class TokenFolder {
     // Outside the try: a refused name is a usage error, not a failed write.
     const file = this.filePath(owner, provider);
     try {
-      await unlink(file);
-      return true;
+      // Removal follows a symlinked folder as surely as a write would: the same refusal applies.
+      if (!(await this.#isRealOwnerDir(path.dirname(file)))) return false;
+      let removed = true;
+      try {
+        await unlink(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        removed = false;
+      }
+      await this.#views.unlinkFromViews(owner, provider);
+      return removed;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if (error instanceof TokenFolderError) throw error;
       throw new TokenFolderError('TOKEN_WRITE_FAILED', `cannot remove the ${provider} token of ${owner}`, {
         cause: error,
       });
     }
+  }
+
+  /** False when the owner has no folder; throws when what stands there is not a real folder. */
+  async #isRealOwnerDir(dir: string): Promise<boolean> {
+    let info;
+    try {
+      info = await lstat(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    if (!info.isDirectory()) {
+      throw new TokenFolderError(
+        'TOKEN_FOLDER_INVALID',
+        `${dir} is not a folder (a symlink or a file): remove it, and nanoclaw makes the owner's folder again`,
+      );
+    }
+    return true;
   }
 
   /** Owners that have a folder here; entries that are not valid owner ids are ignored. */

@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { SandboxSettings } from '../../src/config/types.js';
+import { DEFAULT_SKILL_LIMITS } from '../../src/config/skill-limits.js';
 import { EventBus } from '../../src/events/event-bus.js';
 import { silentLogger, type Logger } from '../../src/log/logger.js';
 import type { ContainerOwnerProcess } from '../../src/sandbox/container-labels.js';
@@ -16,6 +18,8 @@ export interface BareSkillRunnerOptions {
   logger?: Logger;
   stopGraceSeconds?: number;
   process?: Partial<ContainerOwnerProcess>;
+  /** Sandbox settings over the defaults (e.g. the operator's limits). */
+  sandbox?: Partial<SandboxSettings>;
 }
 
 /** A skill runner with no token source and no configured provider: for skills that declare none. */
@@ -39,6 +43,8 @@ export async function bareSkillRunner(options: BareSkillRunnerOptions): Promise<
         baseImage: 'nanoclaw-base:bookworm',
         network: 'none',
         tokenGroup: null,
+        limits: DEFAULT_SKILL_LIMITS,
+        ...options.sandbox,
       },
     },
     catalog: await SkillCatalog.load(skillsDir),

@@ -102,8 +102,15 @@ export class FakeContainer implements FakeContainerControls {
 export class FakeContainerRuntime implements ContainerRuntime {
   behaviour: FakeBehaviour = (container) => container.exit(0);
   readonly images = new Set<string>(['nanoclaw-skill:latest']);
+  /** Images that declare VOLUME folders (by image name). */
+  readonly imageVolumeFolders = new Map<string, string[]>();
+  /** Archives put into containers, by container id. */
+  readonly archives = new Map<string, Array<{ folder: string; archive: Buffer }>>();
   readonly containers = new Map<string, FakeContainer>();
-  readonly calls: Array<{ method: Method | 'buildImage' | 'imageExists'; id?: string }> = [];
+  readonly calls: Array<{
+    method: Method | 'buildImage' | 'imageExists' | 'imageVolumes' | 'putArchive';
+    id?: string;
+  }> = [];
   readonly builds: ImageBuildRequest[] = [];
   readonly failures = new Map<Method, Error>();
   #next = 1;
@@ -215,6 +222,17 @@ export class FakeContainerRuntime implements ContainerRuntime {
   async imageExists(image: string): Promise<boolean> {
     this.calls.push({ method: 'imageExists' });
     return this.images.has(image);
+  }
+
+  async imageVolumes(image: string): Promise<string[] | null> {
+    this.calls.push({ method: 'imageVolumes' });
+    return this.images.has(image) ? (this.imageVolumeFolders.get(image) ?? []) : null;
+  }
+
+  async putArchive(id: string, folder: string, archive: Buffer): Promise<void> {
+    this.calls.push({ method: 'putArchive', id });
+    this.#get(id);
+    this.archives.set(id, [...(this.archives.get(id) ?? []), { folder, archive }]);
   }
 
   async buildImage(request: ImageBuildRequest): Promise<void> {

@@ -56,6 +56,21 @@ export interface HeadlessAuthorizationOptions {
   jar?: CookieJar;
 }
 
+type FetchSite = 'none' | 'same-origin' | 'same-site' | 'cross-site';
+const SITE_ORDER: FetchSite[] = ['none', 'same-origin', 'same-site', 'cross-site'];
+
+function fetchSiteOf(fromOrigin: string, url: string): FetchSite {
+  const target = new URL(url);
+  if (target.origin === fromOrigin) return 'same-origin';
+  return target.hostname === new URL(fromOrigin).hostname ? 'same-site' : 'cross-site';
+}
+
+/** A navigation keeps `none` only while it stays on its origin; otherwise the weakest relation wins. */
+function weakerSite(current: FetchSite, hop: FetchSite): FetchSite {
+  if (current === 'none' && hop === 'same-origin') return 'none';
+  return SITE_ORDER[Math.max(SITE_ORDER.indexOf(current), SITE_ORDER.indexOf(hop))]!;
+}
+
 /**
  * Walks an authorization URL like a browser: follows redirects with cookies, presses the consent
  * page's button, and returns the redirect to the app's callback (with code or error) unvisited.
@@ -66,11 +81,16 @@ export async function authorizeHeadless(
 ): Promise<URL> {
   const jar = options.jar ?? new CookieJar();
   let next: { url: string; method: 'GET' | 'POST' } = { url: authorizationUrl, method: 'GET' };
+  // Fetch metadata as a browser sends it: a link opened by hand is `none`; a redirect chain that has
+  // left the origin, or a form posted to another origin, is `same-site` or `cross-site`.
+  let site: FetchSite = 'none';
+  let from = new URL(authorizationUrl).origin;
   for (let step = 0; step < 12; step++) {
+    site = weakerSite(site, fetchSiteOf(from, next.url));
     const response = await fetch(next.url, {
       method: next.method,
       redirect: 'manual',
-      headers: { cookie: jar.header() },
+      headers: { cookie: jar.header(), 'sec-fetch-site': site, 'sec-fetch-mode': 'navigate' },
       signal: AbortSignal.timeout(10_000),
     });
     jar.store(response);
@@ -78,6 +98,7 @@ export async function authorizeHeadless(
     if (response.status >= 300 && response.status < 400 && location) {
       const target = new URL(location, next.url);
       if (target.href.startsWith(options.callbackUrl)) return target;
+      from = new URL(next.url).origin;
       next = { url: target.href, method: 'GET' };
       continue;
     }
@@ -86,6 +107,9 @@ export async function authorizeHeadless(
     if (response.status !== 200 || !form?.[1]) {
       throw new Error(`unexpected page at ${next.url}: HTTP ${response.status}: ${html.slice(0, 300)}`);
     }
+    // A form on this page: a new navigation initiated by the page.
+    from = new URL(next.url).origin;
+    site = 'same-origin';
     next = { url: new URL(form[1], next.url).href, method: 'POST' };
   }
   throw new Error('too many redirects while authorizing');

@@ -8,6 +8,7 @@ import type { CommandResult } from '../command-result.js';
 import { postPrompt, readApiToken } from '../connect-daemon-client.js';
 import { EXIT_NEEDS_AUTH, EXIT_OK } from '../../exit-codes.js';
 import { InterruptedError } from '../interrupted-error.js';
+import { markOwnLine } from '../output/terminal-text.js';
 import type { Runtime } from '../../app/runtime.js';
 
 export interface RelayCommandOptions {
@@ -55,7 +56,8 @@ export async function relayCommand(
     logger: runtime.logger,
   });
 
-  const say = (line: string) => io.stderr.write(`nanoclaw: ${line}\n`);
+  // Our own lines carry a mark the relayed output cannot draw on a terminal.
+  const say = (line: string) => io.stderr.write(`${markOwnLine(io.stderr, line)}\n`);
   const announce = async (request: AuthRequest): Promise<void> => {
     const link = await linkFor(request);
     say(

@@ -5,6 +5,7 @@ import type { RunResult } from '../../sandbox/skill-runner.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_INTERRUPTED, EXIT_NEEDS_AUTH, EXIT_TIMEOUT } from '../../exit-codes.js';
 import type { Runtime } from '../../app/runtime.js';
+import { isTerminal, markOwnLine, neutralizeControls } from '../output/terminal-text.js';
 import { setUpSkills } from '../skills-setup.js';
 
 export interface RunCommandOptions {
@@ -82,29 +83,36 @@ export function printJsonLine(io: Pick<RunCommandIo, 'stdout'>) {
   };
 }
 
+/**
+ * Events as people read them. A skill's lines go to its own stream; on a terminal their control
+ * characters are spelled out (a skill could otherwise move the cursor and rewrite our prompt), and
+ * our own lines carry a mark a skill's cannot (see `markOwnLine`).
+ */
 export function printForPeople(io: Pick<RunCommandIo, 'stdout' | 'stderr'>) {
+  const own = (text: string) => io.stderr.write(`${markOwnLine(io.stderr, text)}\n`);
   return (event: NanoclawEvent) => {
     switch (event.type) {
-      case 'skill_output':
-        (event.stream === 'stdout' ? io.stdout : io.stderr).write(
-          `${event.line}${event.truncated ? ' [line cut at 64 KiB]' : ''}\n`,
-        );
+      case 'skill_output': {
+        const stream = event.stream === 'stdout' ? io.stdout : io.stderr;
+        const line = isTerminal(stream) ? neutralizeControls(event.line) : event.line;
+        stream.write(`${line}${event.truncated ? ' [line cut at 64 KiB]' : ''}\n`);
         return;
+      }
       case 'auth_required':
-        io.stderr.write(
+        own(
           event.connectUrl
-            ? `${event.provider} needs authorization for owner ${event.owner}: ${event.connectUrl}\n`
+            ? `${event.provider} needs authorization for owner ${event.owner}: ${event.connectUrl}`
             : `${event.provider} needs authorization for owner ${event.owner} ` +
-                '(the token source gave no link: authorize it from the nanoclaw page, then run again)\n',
+                '(the token source gave no link: authorize it from the nanoclaw page, then run again)',
         );
         return;
       case 'skill_exited':
         if (event.reason === 'timeout') {
-          io.stderr.write(`nanoclaw: ${event.skill} ran past its timeout and was stopped\n`);
+          own(`${event.skill} ran past its timeout and was stopped`);
         } else if (event.reason === 'aborted') {
-          io.stderr.write(`nanoclaw: ${event.skill} was stopped\n`);
+          own(`${event.skill} was stopped`);
         } else if (event.reason === 'failed') {
-          io.stderr.write(`nanoclaw: lost track of the ${event.skill} container; it was removed\n`);
+          own(`lost track of the ${event.skill} container; it was removed`);
         }
         return;
       default:

@@ -33,7 +33,9 @@ export interface SkillListing {
 
 /** `nanoclaw skills`: the skills, their providers, and whether each owner's tokens are ready (asks no source). */
 export async function skillsCommand(runtime: Runtime, options: SkillsCommandOptions): Promise<CommandResult> {
-  const catalog = await SkillCatalog.load(runtime.config.skillsDir, options.signal);
+  const catalog = await SkillCatalog.load(runtime.config.skillsDir, options.signal, {
+    limits: runtime.config.sandbox.limits,
+  });
   const owners = await selectOwners(runtime, options);
   const statusByOwner = new Map<string, Map<string, TokenStatus>>();
   for (const owner of owners) {

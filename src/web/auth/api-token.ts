@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../../errors.js';
 
@@ -34,15 +34,35 @@ export async function loadOrCreateApiToken(dataDir: string, configured: string |
   }
   const file = path.join(dataDir, API_TOKEN_FILE);
   await mkdir(dataDir, { recursive: true, mode: 0o750 });
-  try {
-    await writeFile(file, `${generateApiToken()}\n`, { flag: 'wx', mode: API_TOKEN_MODE });
-    await chmod(file, API_TOKEN_MODE);
-    return { token: await readToken(file), origin: 'created', file };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
+  if (await createTokenFile(file)) return { token: await readToken(file), origin: 'created', file };
   if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, API_TOKEN_MODE);
   return { token: await readToken(file), origin: 'file', file };
+}
+
+/**
+ * Writes a new token to a private temporary file, then links it into place: the link is atomic, so a
+ * full disk or a crash never leaves an empty `api-token` that every later start would refuse. False
+ * when another process made the file first (its token is the one to use).
+ */
+async function createTokenFile(file: string): Promise<boolean> {
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const handle = await open(temporary, 'wx', API_TOKEN_MODE);
+    try {
+      await handle.writeFile(`${generateApiToken()}\n`);
+      await handle.chmod(API_TOKEN_MODE);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(temporary, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(temporary).catch(() => {});
+  }
 }
 
 async function readToken(file: string): Promise<string> {

@@ -76,6 +76,24 @@ export class RequestGuard {
     );
   }
 
+  /**
+   * A navigation that starts something in the owner's name (a sign-in) with the page's session: it
+   * must come from our page (`Sec-Fetch-Site: same-origin`) or from the person (`none`: a link typed,
+   * pasted or opened from the terminal). SameSite=Strict alone is not enough: a page on another port
+   * of this host is the same site, and its navigation carries the cookie.
+   */
+  checkNavigationSource(headers: GuardedRequest['headers']): void {
+    const site = headers['sec-fetch-site']?.toLowerCase();
+    if (site === 'same-origin' || site === 'none') return;
+    throw new HttpError(
+      403,
+      'FORBIDDEN_ORIGIN',
+      site === undefined
+        ? 'start a sign-in from the nanoclaw page (this browser sent no Fetch metadata), or use the API token'
+        : 'a sign-in may only be started from the nanoclaw page, or from a link opened by hand',
+    );
+  }
+
   #checkOrigin(origin: string | undefined): void {
     if (origin === undefined || !this.isAllowedOrigin(origin)) {
       throw new HttpError(

@@ -39,7 +39,8 @@ function resultPage(status: number, ok: boolean, title: string, detail: string):
 
 /**
  * The built-in OAuth client's two routes. `start` is authenticated (the page opens it in a popup,
- * with its session) and redirects to the provider; `callback` is public, since it arrives from the
+ * with its session, which only counts from the page itself or a link opened by hand) and redirects
+ * to the provider; `callback` is public, since it arrives from the
  * provider, and is bound to the starting browser by a lax cookie and the one-time `state`.
  */
 export const builtinOAuthRoutes: RouteModule = (context) => [
@@ -50,6 +51,9 @@ export const builtinOAuthRoutes: RouteModule = (context) => [
     params: z.strictObject({ provider: providerName }),
     query: z.object({ owner: ownerId.optional() }),
     async handle(request) {
+      // A GET, but it links a provider account to an owner: with the ambient session, only a
+      // navigation from our page or by the person's own hand may start it.
+      if (request.authentication === 'session') context.guard.checkNavigationSource(request.headers);
       const owner = request.query.owner ?? context.config.defaultOwner;
       const binding = newBrowserBinding();
       const { redirectUrl } = await builtinSource(context).beginAuthorization({

@@ -150,7 +150,8 @@ export async function approveInBrowser(
   for (let step = 0; step < 4; step++) {
     const response = await fetch(url, {
       redirect: 'manual',
-      headers: { cookie: jar.header() },
+      // The link is opened by hand and its redirects stay on nanoclaw's origin, as a browser says.
+      headers: { cookie: jar.header(), 'sec-fetch-site': 'none', 'sec-fetch-mode': 'navigate' },
       signal: AbortSignal.timeout(10_000),
     });
     jar.store(response);

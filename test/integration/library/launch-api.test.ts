@@ -118,8 +118,11 @@ describe('the library at a host launch point', () => {
       { provider: 'demo', state: 'fresh', usable: true, expiresAt: expect.any(String) },
     ]);
     expect(launch.needsAuth).toEqual([]);
-    expect(path.basename(launch.mount.hostPath)).toBe('carol');
-    expect(await readdir(launch.mount.hostPath)).toContain('demo.json');
+    // The mount is carol's view: only the declared provider's file, never another owner's folder.
+    expect(
+      launch.mount.hostPath.startsWith(path.join(daemon.runtime.config.tokensDir, '.views', 'carol')),
+    ).toBe(true);
+    expect(await readdir(launch.mount.hostPath)).toEqual(['demo.json']);
     const file = JSON.parse(await readFile(path.join(launch.mount.hostPath, 'demo.json'), 'utf8'));
     expect(file.access_token).toEqual(expect.any(String));
     // Events carry who and what, never the token.
@@ -135,7 +138,7 @@ describe('the launch API over HTTP', () => {
       owner: 'dave',
       providers: ['demo'],
       mount: {
-        hostPath: path.join(daemon.runtime.config.tokensDir, 'dave'),
+        hostPath: expect.stringMatching(/\/\.views\/dave\/[0-9a-f]+$/),
         containerPath: '/workspace/tokens',
         readOnly: true,
       },

@@ -92,7 +92,7 @@ describe.skipIf(!docker.available)('container hardening, seen from inside a real
     sandbox = await SkillSandbox.create({
       nango,
       containers: docker.containers,
-      providers: [{ name: 'google-calendar' }],
+      providers: [{ name: 'google-calendar' }, { name: 'github' }],
       skills: {
         probe: {
           manifest: {
@@ -109,6 +109,8 @@ describe.skipIf(!docker.available)('container hardening, seen from inside a real
     });
     await sandbox.writeToken('alice', 'google-calendar', aliceToken);
     await sandbox.writeToken('bob', 'google-calendar', bobToken);
+    // Alice's token of a provider the skill does not declare.
+    await sandbox.writeToken('alice', 'github', 'alice-github-token-value-0123');
     const result = await sandbox.runner.run({ skill: 'probe', owner: 'alice' });
     expect(result).toMatchObject({ exitCode: 0, reason: 'exited' });
     const [line] = sandbox.stdout(result.runId);
@@ -141,22 +143,23 @@ describe.skipIf(!docker.available)('container hardening, seen from inside a real
       workspace: 'EROFS',
       tokenFile: 'EROFS',
       tokensFolder: 'EROFS',
-      skillFolder: 'EROFS',
+      // The skill's files are copied into a volume owned by root: nothing there is the skill user's.
+      skillFolder: 'EACCES',
       tmp: 'written',
     });
     expect(report.tmpExec).toBe('EACCES');
     expect(report.mounts['/']?.options).toContain('ro');
     expect(report.mounts['/workspace/tokens']?.options).toContain('ro');
-    expect(report.mounts['/opt/nanoclaw/skills/probe']?.options).toContain('ro');
     expect(report.mounts['/tmp']?.options).toEqual(expect.arrayContaining(['rw', 'nosuid', 'noexec']));
   });
 
-  it("sees its owner's token and nothing of another owner", () => {
+  it("sees its owner's token of the declared provider only, and nothing of another owner", () => {
+    // Alice's github.json exists on the host, but the skill does not declare github.
     expect(report.tokens).toEqual(['google-calendar.json']);
     expect(report.tokenFingerprint).toBe(tokenFingerprint(aliceToken));
     expect(report.tokenFingerprint).not.toBe(tokenFingerprint(bobToken));
-    // The mount is the owner's own folder, not the tokens root.
-    expect(report.mounts['/workspace/tokens']?.root).toMatch(/\/data\/tokens\/alice$/);
+    // The mount is a view of the owner's folder for this provider set, not the tokens root.
+    expect(report.mounts['/workspace/tokens']?.root).toMatch(/\/data\/tokens\/\.views\/alice\/[0-9a-f]{24}$/);
     expect(report.env).toEqual({
       NANOCLAW_OWNER: 'alice',
       NANOCLAW_SKILL: 'probe',

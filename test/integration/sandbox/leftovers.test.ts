@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_SKILL_LIMITS } from '../../../src/config/skill-limits.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +55,13 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
     const runner = new SkillRunner({
       config: {
         skillsDir: path.join(root, 'skills'),
-        sandbox: { image: TEST_SKILL_IMAGE, baseImage: TEST_SKILL_IMAGE, network: 'none', tokenGroup: null },
+        sandbox: {
+          image: TEST_SKILL_IMAGE,
+          baseImage: TEST_SKILL_IMAGE,
+          network: 'none',
+          tokenGroup: null,
+          limits: DEFAULT_SKILL_LIMITS,
+        },
       },
       catalog: await SkillCatalog.load(path.join(root, 'skills')),
       containers: docker.containers,

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ContainerInspectInfo } from 'dockerode';
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NanoclawEvent } from '../../../src/events/types.js';
 import type { RunResult } from '../../../src/sandbox/skill-runner.js';
@@ -187,18 +186,20 @@ describe.skipIf(!docker.available)('memory and pids limits on a real container',
     expect(inspected.Config.User).toBe('10001:10001');
   });
 
-  it("mounts the owner's token folder, a directory, read-only at /workspace/tokens", async () => {
-    const ownerFolder = path.join(sandbox.tokensDir, 'alice');
+  it("mounts the launch's token view, a directory, read-only at /workspace/tokens, and no skill folder", async () => {
+    const view = await sandbox.runtime.folder.ensureView('alice', ['google-calendar']);
     const tokenMounts = inspected.Mounts.filter((mount) => mount.Destination.startsWith('/workspace/tokens'));
     expect(tokenMounts).toEqual([
       expect.objectContaining({
         Type: 'bind',
-        Source: ownerFolder,
+        Source: view,
         Destination: '/workspace/tokens',
         RW: false,
       }),
     ]);
-    expect((await stat(ownerFolder)).isDirectory()).toBe(true);
+    expect((await stat(view)).isDirectory()).toBe(true);
+    // The only bind is the token view: nothing under the skills folder is resolved by Docker.
+    expect(inspected.Mounts.filter((mount) => mount.Type === 'bind')).toHaveLength(1);
   });
 
   it('enforces the pids limit inside: forking stops at the limit with EAGAIN', () => {

@@ -112,7 +112,9 @@ describe.skipIf(!docker.available)('nanoclaw run and nanoclaw skills, as a real 
 
   it('prints the authorization prompt with the link on stderr and exits 3', async () => {
     const run = await nanoclaw(['run', 'google-calendar', '--', '--check'], cwd);
-    expect(run.stderr).toMatch(/^google-calendar needs authorization for owner main: https?:\/\/\S+$/m);
+    expect(run.stderr).toMatch(
+      /^nanoclaw: google-calendar needs authorization for owner main: https?:\/\/\S+$/m,
+    );
     expect(run.stdout).toBe('');
     expect(run.exitCode).toBe(3);
   });

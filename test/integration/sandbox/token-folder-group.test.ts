@@ -1,4 +1,5 @@
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { DEFAULT_SKILL_LIMITS } from '../../../src/config/skill-limits.js';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +42,13 @@ describe.skipIf(!docker.available || process.getuid?.() !== 0)('the groups of a 
     const runner = new SkillRunner({
       config: {
         skillsDir: path.join(root, 'skills'),
-        sandbox: { image: TEST_SKILL_IMAGE, baseImage: TEST_SKILL_IMAGE, network: 'none', tokenGroup: null },
+        sandbox: {
+          image: TEST_SKILL_IMAGE,
+          baseImage: TEST_SKILL_IMAGE,
+          network: 'none',
+          tokenGroup: null,
+          limits: DEFAULT_SKILL_LIMITS,
+        },
       },
       catalog: await SkillCatalog.load(path.join(root, 'skills')),
       containers: docker.containers,

@@ -75,6 +75,34 @@ describe('built-in OAuth routes', () => {
     expect(response.status).toBe(401);
   });
 
+  it('starts a sign-in with the page session only from the page itself, or a link opened by hand', async () => {
+    const login = await daemon.api('POST', '/api/session', { auth: false, body: { token: daemon.token } });
+    const session = login.headers
+      .getSetCookie()
+      .find((line) => line.startsWith('nanoclaw_session='))!
+      .split(';')[0]!;
+    const startWith = (headers: Record<string, string>) =>
+      daemon.api('GET', '/auth/oauth/demo/start?owner=mallory2', {
+        auth: false,
+        headers: { cookie: session, ...headers },
+      });
+    // A page on another port of this host is the same *site*: SameSite=Strict lets the cookie go.
+    for (const site of ['same-site', 'cross-site']) {
+      const refused = await startWith({ 'sec-fetch-site': site, 'sec-fetch-mode': 'navigate' });
+      expect(refused.status).toBe(403);
+      expect(refused.body).toMatchObject({ error: { code: 'FORBIDDEN_ORIGIN' } });
+      expect(refused.headers.get('location')).toBeNull();
+    }
+    // No Fetch metadata at all: nothing proves where it came from.
+    expect((await startWith({})).status).toBe(403);
+    // The page's popup, and a link pasted from the terminal into the address bar.
+    for (const site of ['same-origin', 'none']) {
+      const started = await startWith({ 'sec-fetch-site': site, 'sec-fetch-mode': 'navigate' });
+      expect(started.status).toBe(302);
+      expect(started.headers.get('location')?.startsWith(oauth.issuer)).toBe(true);
+    }
+  });
+
   it('refuses a callback from another browser, and a denied consent, without storing anything', async () => {
     const { location } = await start('alice');
     const callback = await authorizeHeadless(location, { answer: 'allow', callbackUrl });

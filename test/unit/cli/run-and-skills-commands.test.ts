@@ -93,7 +93,7 @@ describe('runCommand', () => {
     const result = await run('calendar');
     expect(stdout.text).toBe('listing events\n');
     expect(stderr.text).toBe(
-      'a warning\ngoogle-calendar needs authorization for owner main: https://connect.example/main/google-calendar\n',
+      'a warning\nnanoclaw: google-calendar needs authorization for owner main: https://connect.example/main/google-calendar\n',
     );
     expect(result).toEqual({ exitCode: 3, text: '', json: undefined });
   });

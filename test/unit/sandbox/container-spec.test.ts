@@ -20,8 +20,7 @@ const input: ContainerSpecInput = {
   owner: 'alice',
   runId: 'run-1',
   args: ['--check'],
-  ownerTokensDir: '/srv/nanoclaw/data/tokens/alice',
-  skillDir: '/srv/nanoclaw/skills/google-calendar',
+  tokensDir: '/srv/nanoclaw/data/tokens/.views/alice/0123456789abcdef01234567',
   tokenFolderGid: 10001,
   hostNetwork: 'manifest',
   process: { host: 'host-a', pid: 4242, instance: 'instance-a' },
@@ -43,15 +42,17 @@ describe('buildContainerSpec', () => {
     });
   });
 
-  it("mounts only the owner's token folder, whole and read-only, and the skill folder read-only", () => {
-    expect(buildContainerSpec(input).mounts).toEqual([
-      { source: '/srv/nanoclaw/data/tokens/alice', target: '/workspace/tokens', readOnly: true },
+  it("binds only the launch's token view, whole and read-only; the skill's files go into a volume", () => {
+    const spec = buildContainerSpec(input);
+    expect(spec.mounts).toEqual([
       {
-        source: '/srv/nanoclaw/skills/google-calendar',
-        target: '/opt/nanoclaw/skills/google-calendar',
+        source: '/srv/nanoclaw/data/tokens/.views/alice/0123456789abcdef01234567',
+        target: '/workspace/tokens',
         readOnly: true,
       },
     ]);
+    // Nothing of the skill author's is bound: Docker would resolve that path at start.
+    expect(spec.volumes).toEqual(['/opt/nanoclaw/skills/google-calendar']);
   });
 
   it('appends the arguments to the command and tells the skill who and where', () => {

@@ -18,8 +18,7 @@ const spec = buildContainerSpec({
   owner: 'alice',
   runId: 'run-1',
   args: [],
-  ownerTokensDir: '/data/tokens/alice',
-  skillDir: '/skills/hello',
+  tokensDir: '/data/tokens/.views/alice/key',
   tokenFolderGid: 1000,
   hostNetwork: 'manifest',
   process: { host: 'h', pid: 1, instance: 'i' },
@@ -39,8 +38,20 @@ describe('toDockerCreateOptions', () => {
       Env: ['NANOCLAW_OWNER=alice', 'NANOCLAW_SKILL=hello', 'NANOCLAW_TOKENS_DIR=/workspace/tokens'],
       HostConfig: {
         Mounts: [
-          { Type: 'bind', Source: '/data/tokens/alice', Target: '/workspace/tokens', ReadOnly: true },
-          { Type: 'bind', Source: '/skills/hello', Target: '/opt/nanoclaw/skills/hello', ReadOnly: true },
+          {
+            Type: 'bind',
+            Source: '/data/tokens/.views/alice/key',
+            Target: '/workspace/tokens',
+            ReadOnly: true,
+          },
+          // An anonymous volume, filled with putArchive, nothing copied from the image.
+          {
+            Type: 'volume',
+            Source: '',
+            Target: '/opt/nanoclaw/skills/hello',
+            ReadOnly: false,
+            VolumeOptions: expect.objectContaining({ NoCopy: true }),
+          },
         ],
         GroupAdd: ['1000'],
         Tmpfs: { '/tmp': 'rw,noexec,nosuid,size=64m' },

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { DEFAULT_SKILL_LIMITS } from '../../../src/config/skill-limits.js';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
@@ -84,6 +85,7 @@ async function newRunner(options: { network?: 'manifest' | 'none'; grace?: numbe
         baseImage: 'nanoclaw-base:bookworm',
         network: options.network ?? 'manifest',
         tokenGroup: null,
+        limits: DEFAULT_SKILL_LIMITS,
       },
     },
     catalog,
@@ -221,11 +223,15 @@ describe('SkillRunner.run', () => {
     expect(containers.remaining).toEqual([]);
   });
 
-  it("creates a hardened container with only the owner's token folder and the skill folder, read-only", async () => {
+  it("creates a hardened container with only the launch's token view, read-only, and the skill's files copied in", async () => {
     const runner = await newRunner();
     const result = await runner.run({ skill: 'calendar', owner: 'alice', args: ['--check'] });
     const [container] = containers.created;
     const ownerDir = path.join(root, 'data', 'tokens', 'alice');
+    const view = await new TokenFolder(path.join(root, 'data', 'tokens')).ensureView('alice', [
+      'google-calendar',
+      'github',
+    ]);
     expect(container?.spec).toMatchObject({
       image: 'nanoclaw-skill:latest',
       command: ['python3', '/opt/nanoclaw/skills/calendar/main.py', '--check'],
@@ -236,10 +242,8 @@ describe('SkillRunner.run', () => {
       memoryBytes: 64 * 1024 * 1024,
       pidsLimit: 32,
       networkMode: 'bridge',
-      mounts: [
-        { source: ownerDir, target: '/workspace/tokens', readOnly: true },
-        { source: path.join(skillsDir, 'calendar'), target: '/opt/nanoclaw/skills/calendar', readOnly: true },
-      ],
+      mounts: [{ source: view, target: '/workspace/tokens', readOnly: true }],
+      volumes: ['/opt/nanoclaw/skills/calendar'],
       labels: {
         'nanoclaw.managed': 'true',
         'nanoclaw.skill': 'calendar',
