@@ -62,6 +62,11 @@ export interface TokenSource {
   /** A URL where the owner authorizes the provider, or null when none can be made now. */
   authorizationUrl(request: AuthorizationRequest): Promise<string | null>;
   /**
+   * Whether an owner can authorize this provider at all (a client-credentials one cannot); a source
+   * without it can connect what `startConnect` takes.
+   */
+  isConnectable?(provider: ProviderConfig): boolean;
+  /**
    * How the page starts connecting; throws `NothingToAuthorizeError` when no owner can authorize.
    * A source without it has nothing for an owner to connect.
    */

@@ -389,6 +389,10 @@ export class BuiltinSource implements TokenSource {
     }
   }
 
+  isConnectable(provider: ProviderConfig): boolean {
+    return asBuiltinProvider(provider).grant === 'authorization_code';
+  }
+
   authorizationUrl(request: AuthorizationRequest): Promise<string | null> {
     const provider = asBuiltinProvider(request.provider);
     if (provider.grant === 'client_credentials') return Promise.resolve(null);

@@ -367,6 +367,11 @@ export class NangoSource implements TokenSource {
     return mine[0]?.connectionId ?? null;
   }
 
+  /** Every Nango integration is connected by its owner through the Connect UI. */
+  isConnectable(): boolean {
+    return true;
+  }
+
   /** A connect session for the page's Connect UI, and its link for people. */
   async startConnect(request: AuthorizationRequest): Promise<ConnectStart> {
     const session = await this.createConnectSession(request.owner, request.provider, request.signal);

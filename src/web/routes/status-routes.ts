@@ -1,3 +1,5 @@
+import type { ProviderConfig } from '../../config/types.js';
+import type { TokenSource } from '../../sources/token-source.js';
 import type { RouteModule, WebContext } from '../web-context.js';
 import { defineRoute, json } from '../server/route.js';
 
@@ -58,11 +60,15 @@ export const statusRoutes: RouteModule = (context) => [
           name: provider.name,
           source: provider.source,
           scopes: provider.scopes,
-          // Client-credentials providers have nothing for an owner to authorize.
-          connectable: provider.source === 'nango' || provider.grant === 'authorization_code',
+          // The source says whether an owner can authorize it (client credentials: nothing to authorize).
+          connectable: isConnectable(context.sources.registry.sourceFor(provider), provider),
         })),
         skills: context.skills !== null,
       });
     },
   }),
 ];
+
+function isConnectable(source: TokenSource, provider: ProviderConfig): boolean {
+  return source.isConnectable?.(provider) ?? source.startConnect !== undefined;
+}

@@ -203,6 +203,19 @@ describe('the launch API over HTTP', () => {
     expect(answer.body.error.code).toBe(code);
   });
 
+  it('GET /api/settings asks each source whether an owner can connect the provider', async () => {
+    const { status, body } = await api('GET', '/api/settings');
+    expect(status).toBe(200);
+    const connectable = Object.fromEntries(
+      body.providers.map((provider: { name: string; connectable: boolean }) => [
+        provider.name,
+        provider.connectable,
+      ]),
+    );
+    // The client-credentials provider belongs to no owner: nothing to connect.
+    expect(connectable).toEqual({ demo: true, 'demo-service': false });
+  });
+
   it('both need the API token', async () => {
     for (const pathname of ['/api/launches', '/api/prompts']) {
       const response = await fetch(`${daemon.url}${pathname}`, {
