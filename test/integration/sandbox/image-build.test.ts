@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log/logger.js';
 import { SkillImages } from '../../../src/sandbox/skill-images.js';
+import { createTarArchive } from '../../../src/sandbox/tar-archive.js';
 import { dockerForTests, REPO_SKILLS_DIR, TEST_BASE_IMAGE } from '../../support/docker.js';
 
 const docker = await dockerForTests();
@@ -63,5 +64,42 @@ describe.skipIf(!docker.available)('building the default skill image through the
     await expect(images.build(AbortSignal.timeout(120_000))).rejects.toMatchObject({
       code: 'IMAGE_BUILD_FAILED',
     });
+  });
+
+  it('refuses an image that declares a VOLUME, which would give a skill writable host disk', async () => {
+    if (!docker.available) return;
+    const volumeTag = `${tag}-volume`;
+    await docker.containers.buildImage(
+      {
+        context: createTarArchive([
+          {
+            path: 'Dockerfile',
+            mode: 0o644,
+            content: Buffer.from('ARG BASE\nFROM ${BASE}\nVOLUME /data /cache\n'),
+          },
+        ]),
+        dockerfile: 'Dockerfile',
+        tag: volumeTag,
+        buildArgs: { BASE: TEST_BASE_IMAGE },
+      },
+      AbortSignal.timeout(120_000),
+    );
+    try {
+      const images = new SkillImages({
+        containers: docker.containers,
+        sandbox: { image: tag, baseImage: TEST_BASE_IMAGE },
+        skillsDir: REPO_SKILLS_DIR,
+        logger: silentLogger(),
+      });
+      await expect(images.ensure(volumeTag, AbortSignal.timeout(10_000))).rejects.toMatchObject({
+        code: 'IMAGE_DECLARES_VOLUME',
+        message: expect.stringContaining('/cache'),
+      });
+    } finally {
+      await docker.docker
+        .getImage(volumeTag)
+        .remove({ force: true })
+        .catch(() => {});
+    }
   });
 });
