@@ -98,8 +98,9 @@ export const builtinOAuthRoutes: RouteModule = (context) => [
           browserBinding: request.cookies[OAUTH_BINDING_COOKIE] ?? null,
           signal: request.signal,
         });
+        // The grant was just stored: read it into the file, never make the provider refresh it.
         const result = await context.tokenSync.sync(done.owner, done.provider, {
-          force: true,
+          mode: 'recheck',
           signal: request.signal,
         });
         if (!result.usable) {
