@@ -1,8 +1,7 @@
 import type { TokenSourceKind } from '../config/types.js';
 import type { SyncResult } from '../tokens/sync-result.js';
-import { EXIT_INTERRUPTED } from './commands/run.js';
 import { exitCodeForSync, renderSyncResults } from './commands/sync.js';
-import { EXIT_ERROR, EXIT_NEEDS_AUTH, EXIT_OK } from './exit-codes.js';
+import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NEEDS_AUTH, EXIT_OK } from './exit-codes.js';
 import { formatDuration, formatTime } from './output/table.js';
 
 /** How one `nanoclaw connect` ended. */

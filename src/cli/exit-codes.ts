@@ -8,6 +8,10 @@ export const EXIT_USAGE = 2;
 export const EXIT_NEEDS_AUTH = 3;
 /** A skill ran past its timeout. */
 export const EXIT_TIMEOUT = 124;
+/** Ctrl-C: the shell's convention for a command ended by SIGINT. */
+export const EXIT_INTERRUPTED = 130;
+/** The reader of the output went away (`| head`) while the command ran: 128 + SIGPIPE, as a shell says. */
+export const EXIT_PIPE_CLOSED = 141;
 
 export const EXIT_CODES_HELP = `Exit codes:
   0    all tokens usable (or the skill's own exit code for run)

@@ -1,18 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, NanoclawError, UsageError } from '../errors.js';
 import type { CommandResult } from './command-result.js';
-import { CONNECT_HELP, connectCommand } from './commands/connect.js';
-import { demoCommand } from './commands/demo.js';
-import { doctorCommand } from './commands/doctor.js';
-import { EXIT_INTERRUPTED, runCommand } from './commands/run.js';
-import { parseHost, parsePort, serveCommand } from './commands/serve.js';
 import type { ConfigOverrides } from '../config/resolve-config.js';
-import { skillsCommand } from './commands/skills.js';
-import { statusCommand } from './commands/status.js';
-import { syncCommand } from './commands/sync.js';
-import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { CONNECT_HELP } from './connect-help.js';
+import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { InterruptedError } from './interrupted-error.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+import type { Runtime, RuntimeOptions } from './runtime.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -32,6 +25,9 @@ type CommandAction = (runtime: Runtime, io: CliIo) => Promise<CommandResult>;
 /** A command that runs even when the configuration is invalid: it loads what it needs itself. */
 type StandaloneAction = (io: CliIo, configPath: string | undefined) => Promise<CommandResult>;
 
+// Each command's module (and what it needs: Docker, the web server, a token source's SDK) is loaded
+// only when that command runs, so a `sync` or a `--help` starts as fast as Node itself.
+
 /**
  * Parses argv and runs one command; returns the exit code. Commands return results and the printing
  * happens here, in one place (`--json` for scripts, tables for people).
@@ -41,7 +37,8 @@ export async function runCli(
   io: CliIo,
   runtimeOptions: RuntimeOptions = {},
 ): Promise<number> {
-  let pending: { action: CommandAction; json: boolean; overrides?: () => ConfigOverrides } | null = null;
+  let pending: { action: CommandAction; json: boolean; overrides?: () => Promise<ConfigOverrides> } | null =
+    null;
   let standalone: { action: StandaloneAction; json: boolean } | null = null;
   const program = new Command()
     .name('nanoclaw')
@@ -56,7 +53,7 @@ export async function runCli(
     });
 
   const jsonOption = () => new Option('--json', 'print JSON for scripts (a stable shape, see the README)');
-  const schedule = (command: Command, action: CommandAction, overrides?: () => ConfigOverrides) => {
+  const schedule = (command: Command, action: CommandAction, overrides?: () => Promise<ConfigOverrides>) => {
     const global = command.optsWithGlobals<GlobalOptions>();
     pending = { action, json: global.json ?? false, ...(overrides ? { overrides } : {}) };
   };
@@ -76,9 +73,10 @@ export async function runCli(
         options: { owner?: string; allOwners?: boolean; force?: boolean },
         command: Command,
       ) => {
-        schedule(command, (runtime, cliIo) =>
-          syncCommand(runtime, { ...options, providers, signal: cliIo.signal }),
-        );
+        schedule(command, async (runtime, cliIo) => {
+          const { syncCommand } = await import('./commands/sync.js');
+          return syncCommand(runtime, { ...options, providers, signal: cliIo.signal });
+        });
       },
     );
 
@@ -90,7 +88,10 @@ export async function runCli(
     .addOption(jsonOption())
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
     .action((options: { owner?: string; allOwners?: boolean }, command: Command) => {
-      schedule(command, (runtime) => statusCommand(runtime, options));
+      schedule(command, async (runtime) => {
+        const { statusCommand } = await import('./commands/status.js');
+        return statusCommand(runtime, options);
+      });
     });
 
   program
@@ -107,9 +108,10 @@ export async function runCli(
     )
     .action((skill: string, args: string[], options: { owner?: string }, command: Command) => {
       const json = command.optsWithGlobals<GlobalOptions>().json ?? false;
-      schedule(command, (runtime, cliIo) =>
-        runCommand(runtime, { skill, args, owner: options.owner, json }, cliIo),
-      );
+      schedule(command, async (runtime, cliIo) => {
+        const { runCommand } = await import('./commands/run.js');
+        return runCommand(runtime, { skill, args, owner: options.owner, json }, cliIo);
+      });
     });
 
   program
@@ -119,7 +121,10 @@ export async function runCli(
     .option('--all-owners', 'show every known owner')
     .addOption(jsonOption())
     .action((options: { owner?: string; allOwners?: boolean }, command: Command) => {
-      schedule(command, (runtime, cliIo) => skillsCommand(runtime, { ...options, signal: cliIo.signal }));
+      schedule(command, async (runtime, cliIo) => {
+        const { skillsCommand } = await import('./commands/skills.js');
+        return skillsCommand(runtime, { ...options, signal: cliIo.signal });
+      });
     });
 
   program
@@ -136,7 +141,10 @@ export async function runCli(
     .action(
       (provider: string, options: { owner?: string; wait?: boolean; timeout?: string }, command: Command) => {
         const json = command.optsWithGlobals<GlobalOptions>().json ?? false;
-        schedule(command, (runtime, cliIo) => connectCommand(runtime, { ...options, provider, json }, cliIo));
+        schedule(command, async (runtime, cliIo) => {
+          const { connectCommand } = await import('./commands/connect.js');
+          return connectCommand(runtime, { ...options, provider, json }, cliIo);
+        });
       },
     );
 
@@ -152,8 +160,14 @@ export async function runCli(
       // --host/--port go into the configuration, so the public URL (OAuth redirects) follows them.
       schedule(
         command,
-        (runtime, cliIo) => serveCommand(runtime, { ...options, json }, cliIo),
-        () => ({ host: parseHost(options.host), port: parsePort(options.port) }),
+        async (runtime, cliIo) => {
+          const { serveCommand } = await import('./commands/serve.js');
+          return serveCommand(runtime, { ...options, json }, cliIo);
+        },
+        async () => {
+          const { parseHost, parsePort } = await import('./commands/serve.js');
+          return { host: parseHost(options.host), port: parsePort(options.port) };
+        },
       );
     });
 
@@ -170,8 +184,10 @@ export async function runCli(
     .action((_options: unknown, command: Command) => {
       standalone = {
         json: command.optsWithGlobals<GlobalOptions>().json ?? false,
-        action: (cliIo, configPath) =>
-          doctorCommand({ configPath, env: cliIo.env, cwd: cliIo.cwd, signal: cliIo.signal }),
+        action: async (cliIo, configPath) => {
+          const { doctorCommand } = await import('./commands/doctor.js');
+          return doctorCommand({ configPath, env: cliIo.env, cwd: cliIo.cwd, signal: cliIo.signal });
+        },
       };
     });
 
@@ -191,8 +207,13 @@ export async function runCli(
     .action((options: { port?: string; owner?: string; exitWhenDone?: boolean }, command: Command) => {
       standalone = {
         json: command.optsWithGlobals<GlobalOptions>().json ?? false,
-        action: (cliIo) =>
-          demoCommand({ ...options, json: command.optsWithGlobals<GlobalOptions>().json ?? false }, cliIo),
+        action: async (cliIo) => {
+          const { demoCommand } = await import('./commands/demo.js');
+          return demoCommand(
+            { ...options, json: command.optsWithGlobals<GlobalOptions>().json ?? false },
+            cliIo,
+          );
+        },
       };
     });
 
@@ -221,18 +242,19 @@ export async function runCli(
   const { action, json, overrides } = pending as {
     action: CommandAction;
     json: boolean;
-    overrides?: () => ConfigOverrides;
+    overrides?: () => Promise<ConfigOverrides>;
   };
   const globals = program.opts<GlobalOptions>();
 
   let runtime: Runtime | null = null;
   try {
+    const { createRuntime } = await import('./runtime.js');
     runtime = await createRuntime({
       ...runtimeOptions,
       configPath: globals.config,
       env: io.env,
       cwd: io.cwd,
-      ...(overrides ? { overrides: overrides() } : {}),
+      ...(overrides ? { overrides: await overrides() } : {}),
     });
     for (const warning of runtime.warnings) io.stderr.write(`warning: ${warning}\n`);
     const result = await action(runtime, io);

@@ -3,12 +3,11 @@ import { validateOwnerId } from '../../names.js';
 import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
 import type { RunResult } from '../../sandbox/skill-runner.js';
 import type { CommandResult } from '../command-result.js';
-import { EXIT_NEEDS_AUTH, EXIT_TIMEOUT } from '../exit-codes.js';
+import { EXIT_INTERRUPTED, EXIT_NEEDS_AUTH, EXIT_TIMEOUT } from '../exit-codes.js';
 import type { Runtime } from '../runtime.js';
 import { setUpSkills } from '../skills-setup.js';
 
-/** Ctrl-C: the shell's convention for a command ended by SIGINT. */
-export const EXIT_INTERRUPTED = 130;
+export { EXIT_INTERRUPTED } from '../exit-codes.js';
 
 export interface RunCommandOptions {
   skill: string;

@@ -1,0 +1,63 @@
+/**
+ * Bundles the CLI into dist/bin/: `nanoclaw.js` (the package's `bin`) plus one chunk per command, so a
+ * process loads only the code of the command it runs, from a handful of files instead of thousands.
+ * Run by `npm run build` after tsc, whose per-file output in dist/ stays what a library import uses.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const srcDir = path.join(root, 'src');
+const distDir = path.join(root, 'dist');
+const outDir = path.join(distDir, 'bin');
+
+/**
+ * Bundled code keeps finding files beside it (Dockerfile.skill, skills/, the page): every
+ * `import.meta.url` in our sources becomes the URL of that file's tsc output in dist/, which sits at
+ * the same depth below the package root as the source file does.
+ */
+const moduleUrlAsCompiled: Plugin = {
+  name: 'module-url-as-compiled',
+  setup(builder) {
+    builder.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (!args.path.startsWith(srcDir + path.sep)) return undefined;
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes('import.meta.url')) return { contents: source, loader: 'ts' };
+      const compiled = path
+        .join(distDir, path.relative(srcDir, args.path))
+        .replace(/\.ts$/, '.js');
+      const relative = path.relative(outDir, compiled).split(path.sep).join('/');
+      return {
+        contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(relative)}, import.meta.url).href`),
+        loader: 'ts',
+      };
+    });
+  },
+};
+
+await rm(outDir, { recursive: true, force: true });
+const result = await build({
+  entryPoints: { nanoclaw: path.join(srcDir, 'cli', 'main.ts') },
+  outdir: outDir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.17',
+  // Optional native add-ons (ssh2's, cpu-features): their JavaScript fallbacks run instead.
+  external: ['*.node', 'cpu-features'],
+  // Bundled CommonJS packages call require() for Node's own modules.
+  banner: {
+    js: "import { createRequire as __nanoclawCreateRequire } from 'node:module';\nconst require = __nanoclawCreateRequire(import.meta.url);",
+  },
+  plugins: [moduleUrlAsCompiled],
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+});
+const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
+console.log(
+  `dist/bin: ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`,
+);
