@@ -3,7 +3,7 @@
  * process loads only the code of the command it runs, from a handful of files instead of thousands.
  * Run by `npm run build` after tsc, whose per-file output in dist/ stays what a library import uses.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { chmod, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -25,15 +25,34 @@ const moduleUrlAsCompiled: Plugin = {
       if (!args.path.startsWith(srcDir + path.sep)) return undefined;
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('import.meta.url')) return { contents: source, loader: 'ts' };
-      const compiled = path
-        .join(distDir, path.relative(srcDir, args.path))
-        .replace(/\.ts$/, '.js');
+      const compiled = path.join(distDir, path.relative(srcDir, args.path)).replace(/\.ts$/, '.js');
       const relative = path.relative(outDir, compiled).split(path.sep).join('/');
       return {
-        contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(relative)}, import.meta.url).href`),
+        contents: source.replaceAll(
+          'import.meta.url',
+          `new URL(${JSON.stringify(relative)}, import.meta.url).href`,
+        ),
         loader: 'ts',
       };
     });
+  },
+};
+
+/**
+ * Zod's core and its tree-shakable form re-export every language's messages as one namespace, which
+ * would put 60 locales into the chunk that every command loads. Nothing reads those namespaces (the
+ * schemas install English from its own module), so they resolve to an empty module; the full form
+ * keeps its own `z.locales`.
+ */
+const zodCoreWithoutLocales: Plugin = {
+  name: 'zod-core-without-locales',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](core|mini)[\\/]/.test(args.importer)
+        ? { path: 'zod-locales', namespace: 'empty' }
+        : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: '', loader: 'js' }));
   },
 };
 
@@ -52,11 +71,12 @@ const result = await build({
   banner: {
     js: "import { createRequire as __nanoclawCreateRequire } from 'node:module';\nconst require = __nanoclawCreateRequire(import.meta.url);",
   },
-  plugins: [moduleUrlAsCompiled],
+  plugins: [moduleUrlAsCompiled, zodCoreWithoutLocales],
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
 });
+await chmod(path.join(outDir, 'nanoclaw.js'), 0o755);
 const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
 console.log(
   `dist/bin: ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`,
