@@ -1,24 +1,26 @@
 /**
  * Bundles the CLI into dist/bin/: `nanoclaw.js` (the package's `bin`) plus one chunk per command, so a
  * process loads only the code of the command it runs, from a handful of files instead of thousands.
- * Run by `npm run build` after tsc, whose per-file output in dist/ stays what a library import uses.
+ * Run by `npm run build` after tsc, whose per-file output in dist/ stays what a library import uses;
+ * tests call `buildCli` to bundle into a folder of their own.
  */
 import { chmod, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type Metafile, type Plugin } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = path.join(root, 'src');
 const distDir = path.join(root, 'dist');
-const outDir = path.join(distDir, 'bin');
+/** Where `npm run build` puts the bundle; the package's `bin` points at `nanoclaw.js` in it. */
+export const CLI_BUNDLE_DIR = path.join(distDir, 'bin');
 
 /**
  * Bundled code keeps finding files beside it (Dockerfile.skill, skills/, the page): every
  * `import.meta.url` in our sources becomes the URL of that file's tsc output in dist/, which sits at
  * the same depth below the package root as the source file does.
  */
-const moduleUrlAsCompiled: Plugin = {
+const moduleUrlAsCompiled = (outDir: string): Plugin => ({
   name: 'module-url-as-compiled',
   setup(builder) {
     builder.onLoad({ filter: /\.ts$/ }, async (args) => {
@@ -36,7 +38,7 @@ const moduleUrlAsCompiled: Plugin = {
       };
     });
   },
-};
+});
 
 /**
  * Zod's core and its tree-shakable form re-export every language's messages as one namespace, which
@@ -56,28 +58,55 @@ const zodCoreWithoutLocales: Plugin = {
   },
 };
 
-await rm(outDir, { recursive: true, force: true });
-const result = await build({
-  entryPoints: { nanoclaw: path.join(srcDir, 'cli', 'main.ts') },
-  outdir: outDir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20.17',
-  // Optional native add-ons (ssh2's, cpu-features): their JavaScript fallbacks run instead.
-  external: ['*.node', 'cpu-features'],
-  // Bundled CommonJS packages call require() for Node's own modules.
-  banner: {
-    js: "import { createRequire as __nanoclawCreateRequire } from 'node:module';\nconst require = __nanoclawCreateRequire(import.meta.url);",
-  },
-  plugins: [moduleUrlAsCompiled, zodCoreWithoutLocales],
-  legalComments: 'none',
-  logLevel: 'warning',
-  metafile: true,
-});
-await chmod(path.join(outDir, 'nanoclaw.js'), 0o755);
-const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
-console.log(
-  `dist/bin: ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`,
-);
+export interface BuiltCli {
+  /** The entry to run with node. */
+  entry: string;
+  /** Which sources went into which output file. */
+  metafile: Metafile;
+}
+
+/** Bundles the CLI into `outDir` (emptied first). */
+export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
+  await rm(outDir, { recursive: true, force: true });
+  const result = await build({
+    entryPoints: { nanoclaw: path.join(srcDir, 'cli', 'main.ts') },
+    outdir: outDir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20.17',
+    // Optional native add-ons (ssh2's, cpu-features): their JavaScript fallbacks run instead.
+    external: ['*.node', 'cpu-features'],
+    // Bundled CommonJS packages call require() for Node's own modules, and some name their own file
+    // (write-file-atomic hashes __filename into its temporary names): here, the chunk's.
+    banner: {
+      js: [
+        "import { createRequire as __nanoclawCreateRequire } from 'node:module';",
+        "import { dirname as __nanoclawDirname } from 'node:path';",
+        "import { fileURLToPath as __nanoclawFileURLToPath } from 'node:url';",
+        'const require = __nanoclawCreateRequire(import.meta.url);',
+        'const __filename = __nanoclawFileURLToPath(import.meta.url);',
+        // No global names here (URL, say): a bundled module's own top-level `var URL` would shadow them.
+        'const __dirname = __nanoclawDirname(__filename);',
+      ].join('\n'),
+    },
+    plugins: [moduleUrlAsCompiled(outDir), zodCoreWithoutLocales],
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+    absWorkingDir: root,
+  });
+  const entry = path.join(outDir, 'nanoclaw.js');
+  await chmod(entry, 0o755);
+  return { entry, metafile: result.metafile };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const { metafile } = await buildCli();
+  const outputs = Object.values(metafile.outputs);
+  const bytes = outputs.reduce((sum, output) => sum + output.bytes, 0);
+  console.log(
+    `${path.relative(root, CLI_BUNDLE_DIR)}: ${outputs.length} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`,
+  );
+}

@@ -4,7 +4,7 @@ import { runCli } from './run-cli.js';
 
 /**
  * The one place that decides how the process ends. The first Ctrl-C or SIGTERM asks the command to
- * stop cleanly; the listeners are gone after it, so a second Ctrl-C ends the process at once. When
+ * stop cleanly; a second one ends the process at once, by the signal. When
  * whoever reads the output goes away (`nanoclaw status | head -1`), the command is stopped the same
  * way and nothing more is printed; a command stopped by it exits with the code a shell reports for a
  * closed pipe, one that had finished keeps its own.
@@ -13,9 +13,20 @@ import { runCli } from './run-cli.js';
 export async function runMain(): Promise<void> {
   const controller = new AbortController();
   let interrupted = false;
-  const stop = () => {
+  // Listening until the end, not once: signal-exit (loaded later by whatever writes files) re-raises
+  // a signal that nobody else listens to, which would end the process before the command stopped.
+  const stop = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      removeSignalListeners();
+      process.kill(process.pid, signal);
+      return;
+    }
     interrupted = true;
     controller.abort(new Error('interrupted'));
+  };
+  const removeSignalListeners = () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   };
   let outputClosed = false;
   const onOutputError = () => {
@@ -26,8 +37,8 @@ export async function runMain(): Promise<void> {
     if (!outputClosed) process.stderr.write(`nanoclaw: unexpected failure: ${messageOf(error)}\n`);
     process.exit(outputClosed ? EXIT_PIPE_CLOSED : EXIT_ERROR);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   process.stdout.on('error', onOutputError);
   process.stderr.on('error', onOutputError);
   process.on('uncaughtException', onCrash);
@@ -48,8 +59,7 @@ export async function runMain(): Promise<void> {
   }
   process.exitCode =
     outputClosed && !interrupted && exitCode === EXIT_INTERRUPTED ? EXIT_PIPE_CLOSED : exitCode;
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
+  removeSignalListeners();
 }
 
 function messageOf(error: unknown): string {
