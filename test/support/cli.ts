@@ -34,12 +34,16 @@ export interface CliRunOptions {
   timeoutMs?: number;
 }
 
+/** Node's arguments before nanoclaw's own: the built CLI when one is named, else the sources via tsx. */
+export function cliNodeArgs(): string[] {
+  const built = process.env[BUILT_CLI_ENV];
+  return built ? [built] : ['--import', TSX_LOADER, CLI_ENTRY];
+}
+
 /** Runs `nanoclaw <args>` as a real process and collects its output and exit code. */
 export function spawnCli(args: readonly string[], options: CliRunOptions): Promise<CliRun> {
-  const built = process.env[BUILT_CLI_ENV];
-  const command = built ? [built] : ['--import', TSX_LOADER, CLI_ENTRY];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...command, ...args], {
+    const child = spawn(process.execPath, [...cliNodeArgs(), ...args], {
       cwd: options.cwd,
       env: { PATH: process.env.PATH, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
