@@ -20,6 +20,8 @@ export interface ProcessUsage {
 export interface ProcessOptions {
   cwd: string;
   env?: Record<string, string>;
+  /** Start from this process's whole environment instead of PATH alone. */
+  inheritEnv?: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export function measureNode(args: readonly string[], options: ProcessOptions): P
     const started = performance.now();
     const child = spawn('bash', ['-c', script, 'bash', process.execPath, ...args], {
       cwd: options.cwd,
-      env: { PATH: process.env.PATH, ...options.env },
+      env: { ...(options.inheritEnv ? process.env : { PATH: process.env.PATH }), ...options.env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
