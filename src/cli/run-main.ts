@@ -4,11 +4,11 @@ import { runCli } from './run-cli.js';
 
 /**
  * The one place that decides how the process ends. The first Ctrl-C or SIGTERM asks the command to
- * stop cleanly; a second one ends the process at once, by the signal. When
- * whoever reads the output goes away (`nanoclaw status | head -1`), the command is stopped the same
- * way and nothing more is printed; a command stopped by it exits with the code a shell reports for a
- * closed pipe, one that had finished keeps its own.
- * Whatever else goes wrong reaches the user as one line, never as a stack trace.
+ * stop cleanly; a second one ends the process at once, by the signal. When whoever reads the output
+ * goes away (`nanoclaw status | head -1`), the command is stopped the same way and nothing more is
+ * printed; a command stopped by it exits with the code a shell reports for a closed pipe, one that
+ * had finished keeps its own. Whatever else goes wrong reaches the user as one line, never as a stack
+ * trace.
  */
 export async function runMain(): Promise<void> {
   const controller = new AbortController();

@@ -79,6 +79,18 @@ describe('the built CLI ends quietly', () => {
     }
   });
 
+  it('stops a running command quietly when the reader of its output has gone', async () => {
+    // serve prints a line once it listens, then runs until stopped: the closed pipe stops it.
+    const run = await cli.run(['serve', '--port', '0', '--json'], {
+      cwd: project,
+      env,
+      closeStdout: true,
+      timeoutMs: 20_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+  });
+
   it('prints one line and no stack trace for failures, whatever the command', async () => {
     const broken = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-built-cli-broken-'));
     try {
