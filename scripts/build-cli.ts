@@ -58,6 +58,52 @@ const zodCoreWithoutLocales: Plugin = {
   },
 };
 
+/**
+ * Parts of the Docker client nanoclaw never uses, yet loaded (or bundled) with it: dockerode's BuildKit
+ * support (gRPC, protobuf; only `version: "2"` image builds use it) and docker-modem's SSH transport
+ * (ssh2; only an ssh:// DOCKER_HOST uses it). Each becomes a call that requires the installed package's
+ * own file the first time it is used, so `nanoclaw run` neither loads nor parses them.
+ */
+const ON_DEMAND: ReadonlyArray<{ file: RegExp; statement: string; replacement: string }> = [
+  {
+    file: /[\\/]dockerode[\\/]lib[\\/]docker\.js$/,
+    statement: "withSession = require('./session'),",
+    replacement:
+      "withSession = function () { return require('dockerode/lib/session.js').apply(this, arguments); },",
+  },
+  {
+    file: /[\\/]dockerode[\\/]lib[\\/]docker\.js$/,
+    statement: "var buildkit = require('./buildkit');",
+    replacement: "var buildkit = require('dockerode/lib/buildkit.js');",
+  },
+  {
+    file: /[\\/]docker-modem[\\/]lib[\\/]modem\.js$/,
+    statement: "ssh = require('./ssh'),",
+    replacement: "ssh = function () { return require('docker-modem/lib/ssh.js').apply(this, arguments); },",
+  },
+];
+const ON_DEMAND_FILES = ['dockerode/lib/session.js', 'dockerode/lib/buildkit.js', 'docker-modem/lib/ssh.js'];
+
+const dockerClientOnDemand: Plugin = {
+  name: 'docker-client-on-demand',
+  setup(builder) {
+    builder.onLoad(
+      { filter: /[\\/](dockerode|docker-modem)[\\/]lib[\\/](docker|modem)\.js$/ },
+      async (args) => {
+        let source = await readFile(args.path, 'utf8');
+        for (const { file, statement, replacement } of ON_DEMAND) {
+          if (!file.test(args.path)) continue;
+          if (!source.includes(statement)) {
+            throw new Error(`"${statement}" is no longer in ${args.path}: update scripts/build-cli.ts`);
+          }
+          source = source.replace(statement, replacement);
+        }
+        return { contents: source, loader: 'js' };
+      },
+    );
+  },
+};
+
 export interface BuiltCli {
   /** The entry to run with node. */
   entry: string;
@@ -77,7 +123,7 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
     platform: 'node',
     target: 'node20.17',
     // Optional native add-ons (ssh2's, cpu-features): their JavaScript fallbacks run instead.
-    external: ['*.node', 'cpu-features'],
+    external: ['*.node', 'cpu-features', ...ON_DEMAND_FILES],
     // Bundled CommonJS packages call require() for Node's own modules, and some name their own file
     // (write-file-atomic hashes __filename into its temporary names): here, the chunk's.
     banner: {
@@ -91,7 +137,7 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
         'const __dirname = __nanoclawDirname(__filename);',
       ].join('\n'),
     },
-    plugins: [moduleUrlAsCompiled(outDir), zodCoreWithoutLocales],
+    plugins: [moduleUrlAsCompiled(outDir), zodCoreWithoutLocales, dockerClientOnDemand],
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
