@@ -104,6 +104,34 @@ const dockerClientOnDemand: Plugin = {
   },
 };
 
+/**
+ * The configuration's schema (every command reads it) gets a Zod of its own, tree-shaken to what the
+ * schema uses: shared with the full form that skill manifests and the web server use, the core would
+ * carry all of that into every command.
+ */
+const configZodOfItsOwn: Plugin = {
+  name: 'config-zod-of-its-own',
+  setup(builder) {
+    const schema = path.join(srcDir, 'config', 'schema.ts');
+    builder.onResolve({ filter: /^zod\// }, async (args) => {
+      if (args.importer !== schema || args.namespace === 'config-zod') return undefined;
+      const resolved = await builder.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir });
+      return { path: resolved.path, namespace: 'config-zod' };
+    });
+    builder.onResolve({ filter: /^\./, namespace: 'config-zod' }, (args) => {
+      if (/[\\/]zod[\\/]v4[\\/](core|mini)[\\/]/.test(args.importer) && args.path === '../locales/index.js') {
+        return { path: 'zod-locales', namespace: 'empty' };
+      }
+      return { path: path.resolve(path.dirname(args.importer), args.path), namespace: 'config-zod' };
+    });
+    builder.onLoad({ filter: /.*/, namespace: 'config-zod' }, async (args) => ({
+      contents: await readFile(args.path, 'utf8'),
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 export interface BuiltCli {
   /** The entry to run with node. */
   entry: string;
@@ -137,7 +165,7 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
         'const __dirname = __nanoclawDirname(__filename);',
       ].join('\n'),
     },
-    plugins: [moduleUrlAsCompiled(outDir), zodCoreWithoutLocales, dockerClientOnDemand],
+    plugins: [configZodOfItsOwn, moduleUrlAsCompiled(outDir), zodCoreWithoutLocales, dockerClientOnDemand],
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
