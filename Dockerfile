@@ -11,19 +11,21 @@
 # Written for the classic builder too (no BuildKit-only syntax).
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# --- build: compile TypeScript, then drop the dev dependencies --------------------------------------
+# --- build: compile TypeScript, bundle the CLI, then drop the dev dependencies ----------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # `prepare` would build before the sources are here; scripts stay off (no package needs its own).
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-cli.ts scripts/
 COPY src/ src/
-# tsc emits only compiled code: the page's own files (scripts, styles) are copied beside it.
+# tsc emits only compiled code: the page's own files (scripts, styles) are copied beside it. The CLI is
+# bundled into dist/bin/.
 RUN npm run build \
     && if [ -d src/web/page ]; then mkdir -p dist/web && cp -R src/web/page dist/web/; fi \
     && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
-    && chmod 0755 dist/cli/main.js
+    && chmod 0755 dist/bin/nanoclaw.js
 
 # --- runtime -----------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}
@@ -44,7 +46,7 @@ COPY --from=build /app/node_modules/ node_modules/
 COPY --from=build /app/dist/ dist/
 # The daemon builds the default skill image from these when it is missing (see src/sandbox/skill-images.ts).
 COPY Dockerfile.skill ./
-RUN ln -s /app/dist/cli/main.js /usr/local/bin/nanoclaw
+RUN ln -s /app/dist/bin/nanoclaw.js /usr/local/bin/nanoclaw
 
 # Paths inside the container; compose may move the data folder (see docker-compose.yml).
 # NANOCLAW_HOST binds every interface of the container only; compose publishes it on the host's loopback.

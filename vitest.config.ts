@@ -10,7 +10,8 @@ export default defineConfig({
     hookTimeout: 180_000,
     reporters: ['default', './test/support/summary-reporter.ts'],
     // Every event, log line and CLI output of the run is scanned for secrets at the end.
-    globalSetup: ['test/support/secret-scan-global-setup.ts'],
+    // The CLI is bundled once, as `npm run build` bundles it, for the tests that run it as a process.
+    globalSetup: ['test/support/secret-scan-global-setup.ts', 'test/support/built-cli-global-setup.ts'],
     setupFiles: ['test/support/secret-scan-setup.ts'],
   },
 });

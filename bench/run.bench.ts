@@ -4,13 +4,16 @@
  * 1. Overhead: a no-op skill that declares 3 providers with warm (fresh) tokens, run three ways:
  *    through the SkillRunner (pre-launch sync, owner folder, hardened container, attach and line
  *    parsing, removal); as the whole `nanoclaw run` command in this process (config file, runtime,
- *    skill catalog, leftover clean-up, then the same run); and as a spawned CLI (Node and tsx start-up
- *    on top). Each against a bare dockerode create/start/wait/remove of the same image and command.
- *    Interleaved, one of each per round, so drift in the engine hits all alike. Goal: the command's
- *    median ratio <= 1.05.
+ *    skill catalog, leftover clean-up, then the same run); and as the built CLI, a process of its own
+ *    (Node's start-up on top). Each against a bare dockerode create/start/wait/remove of the same image
+ *    and command, and the process against `docker run --rm` of the same container (image, command,
+ *    mounts, network none) from the docker CLI. Interleaved, one of each per round, so drift in the
+ *    engine hits all alike. Goals: the command's median ratio <= 1.05; the process's against
+ *    `docker run` <= 1.3.
  * 2. Latency: a skill prints lines carrying the wall-clock time it wrote them; a subscriber on the
  *    event bus notes when each `skill_output` event reaches it.
  */
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,6 +52,9 @@ export interface RunBenchResult extends BenchmarkResult {
     ratio: number;
     commandRatio: number;
     ratioGoal: number;
+    dockerCliMedianMs: number;
+    processRatio: number;
+    processRatioGoal: number;
     lineToEventMedianMs: number;
     lineToEventP95Ms: number;
     sourceRequestsDuringRuns: number;
@@ -76,6 +82,29 @@ const BARE_OPTIONS: Docker.ContainerCreateOptions = {
   NetworkDisabled: true,
   HostConfig: { NetworkMode: 'none' },
 };
+
+/** `docker run --rm` with the skill container's image, command and mounts, and no network. */
+function dockerCliRun(options: Docker.ContainerCreateOptions): Promise<number> {
+  const mounts = (options.HostConfig?.Mounts ?? []).map(
+    (mount) =>
+      `--mount=type=${mount.Type},source=${mount.Source},target=${mount.Target}${mount.ReadOnly ? ',readonly' : ''}`,
+  );
+  const args = ['run', '--rm', '--network', 'none', ...mounts, options.Image!, ...(options.Cmd as string[])];
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('docker', args, {
+      env: { PATH: process.env.PATH, ...(process.env.HOME ? { HOME: process.env.HOME } : {}) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) reject(new Error(`docker ${args.join(' ')} exited ${code}: ${stderr}`));
+      else resolve(performance.now() - started);
+    });
+  });
+}
 
 async function bareDockerRun(docker: Docker, options: Docker.ContainerCreateOptions): Promise<number> {
   const started = performance.now();
@@ -187,7 +216,9 @@ export default async function runBench(): Promise<RunBenchResult> {
     const spawned: number[] = [];
     const bare: number[] = [];
     const hardened: number[] = [];
+    const dockerCli: number[] = [];
     const contestants = [
+      { run: () => dockerCliRun(hardenedOptions), times: dockerCli },
       { run: nanoclawRun, times: ours },
       { run: runCommandInProcess, times: command },
       { run: runCommandProcess, times: spawned },
@@ -224,6 +255,8 @@ export default async function runBench(): Promise<RunBenchResult> {
     const bareMedian = median(bare);
     const ratio = oursMedian / bareMedian;
     const commandRatio = commandMedian / bareMedian;
+    const dockerCliMedian = median(dockerCli);
+    const processRatio = spawnedMedian / dockerCliMedian;
     return {
       name,
       rows: [
@@ -238,7 +271,7 @@ export default async function runBench(): Promise<RunBenchResult> {
           detail: `p95 ${ms(percentile(command, 0.95))}; ${deltaMs(commandMedian - oursMedian)} over SkillRunner.run`,
         },
         {
-          measure: `nanoclaw run as a process (node + tsx), same skill (median of ${ROUNDS})`,
+          measure: `nanoclaw run as a process (the built CLI), same skill (median of ${ROUNDS})`,
           value: ms(spawnedMedian),
           detail: `p95 ${ms(percentile(spawned, 0.95))}; ${deltaMs(spawnedMedian - commandMedian)} over in-process`,
         },
@@ -256,6 +289,16 @@ export default async function runBench(): Promise<RunBenchResult> {
           measure: 'ratio of medians, nanoclaw run command in-process / bare (goal <= 1.05)',
           value: commandRatio.toFixed(3),
           detail: `${commandRatio <= 1.05 ? 'meets' : 'misses'} the goal; ${deltaMs(commandMedian - bareMedian)}`,
+        },
+        {
+          measure: `docker run --rm from the docker CLI, same image, command, mounts, no network (median of ${ROUNDS})`,
+          value: ms(dockerCliMedian),
+          detail: `p95 ${ms(percentile(dockerCli, 0.95))}`,
+        },
+        {
+          measure: 'ratio of medians, nanoclaw run as a process / docker run --rm (goal <= 1.3)',
+          value: processRatio.toFixed(3),
+          detail: `${processRatio <= 1.3 ? 'meets' : 'misses'} the goal; ${deltaMs(spawnedMedian - dockerCliMedian)}`,
         },
         {
           measure: 'ratio of medians, SkillRunner.run / bare',
@@ -277,8 +320,9 @@ export default async function runBench(): Promise<RunBenchResult> {
         'SkillRunner.run: pre-launch sync of 3 fresh token files (no source request), owner folder, hardened',
         'container (read-only root, tmpfs, init, limits, 2 read-only mounts), attach + line parsing, wait, removal.',
         'nanoclaw run command: runCli(["run", "noop"]) in this process: config file, runtime, skill catalog,',
-        'Docker client, leftover clean-up, then the same run and the runtime closed; the process row adds Node and',
-        'tsx start-up. "bare" = the same image, command and network setting only.',
+        'Docker client, leftover clean-up, then the same run and the runtime closed; the process row is the built',
+        'CLI (dist/bin) with Node\'s start-up. "bare" = the same image, command and network setting only;',
+        '"docker run" = the docker CLI with the same image, command, mounts and no network.',
         `Rounds are interleaved (${ROUNDS} each after ${WARMUP} warm-up rounds); times are wall clock.`,
       ],
       metrics: {
@@ -290,6 +334,9 @@ export default async function runBench(): Promise<RunBenchResult> {
         ratio,
         commandRatio,
         ratioGoal: 1.05,
+        dockerCliMedianMs: dockerCliMedian,
+        processRatio,
+        processRatioGoal: 1.3,
         lineToEventMedianMs: median(latencies),
         lineToEventP95Ms: percentile(latencies, 0.95),
         sourceRequestsDuringRuns: sourceRequests,

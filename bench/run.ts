@@ -6,9 +6,11 @@
  * prints its own output and returns nothing, or returns a `BenchmarkResult` for this runner to print
  * as a table (all of them as one JSON document with `--json`).
  */
-import { readdir } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BUILT_CLI_ENV } from '../test/support/cli.js';
+import { builtCliEntry } from './process-usage.js';
 
 export interface BenchmarkResult {
   name?: string;
@@ -61,12 +63,22 @@ function renderRows(rows: BenchmarkResult['rows']): string {
   );
 }
 
-const files = (await readdir(benchDir))
+// Every benchmark that runs `nanoclaw` as a process runs the built CLI, as users do.
+process.env[BUILT_CLI_ENV] ??= builtCliEntry();
+const built = await access(process.env[BUILT_CLI_ENV]).then(
+  () => true,
+  () => false,
+);
+if (!built) {
+  console.error(`no built CLI at ${process.env[BUILT_CLI_ENV]}: run \`npm run build\` (npm run bench does)`);
+}
+
+const files = (built ? await readdir(benchDir) : [])
   .filter((file) => file.endsWith('.bench.ts'))
   .filter((file) => wanted.length === 0 || wanted.some((name) => file.includes(name)))
   .sort();
 
-if (files.length === 0) {
+if (built && files.length === 0) {
   console.error(`no benchmark in ${benchDir} matches ${wanted.join(', ') || '*.bench.ts'}`);
   process.exitCode = 1;
 }
@@ -97,4 +109,4 @@ for (const file of files) {
   }
 }
 if (json) console.log(JSON.stringify(results, null, 2));
-if (failed > 0) process.exitCode = 1;
+if (failed > 0 || !built) process.exitCode = 1;

@@ -150,7 +150,7 @@ export default async function syncBenchmark(): Promise<BenchmarkResult> {
       notes: [
         `source requests made by warm syncs: ${warmRequests} (goal: 0)`,
         'cold: no token files (one connection list, then one read per provider); warm: every file fresh',
-        'process rows spawn the real CLI and include Node and tsx start-up',
+        "process rows spawn the built CLI (dist/bin) and include Node's start-up",
       ],
       metrics: {
         latencyMs: LATENCY_MS,

@@ -12,6 +12,8 @@ export const EXIT_TIMEOUT = 124;
 export const EXIT_FAILED = 125;
 /** Ctrl-C or SIGTERM: the shell's convention for a command ended by SIGINT; a stopped run too. */
 export const EXIT_INTERRUPTED = 130;
+/** The reader of the output went away (`| head`) while the command ran: 128 + SIGPIPE, as a shell says. */
+export const EXIT_PIPE_CLOSED = 141;
 
 export const EXIT_CODES_HELP = `Exit codes:
   0    all tokens usable (or the skill's own exit code for run)

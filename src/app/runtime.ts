@@ -1,7 +1,8 @@
 import { loadConfig, type LoadConfigOptions } from '../config/load-config.js';
 import type { NanoclawConfig } from '../config/types.js';
 import { EventBus } from '../events/event-bus.js';
-import { createLogger, type Logger } from '../log/logger.js';
+import { createLazyLogger } from '../log/lazy-logger.js';
+import type { Logger } from '../log/logger.js';
 import { createSources, type CreatedSources } from '../sources/create-sources.js';
 import { TokenFolder } from '../tokens/token-folder.js';
 import { TokenSync } from '../tokens/token-sync.js';
@@ -43,7 +44,7 @@ export function createRuntimeFromConfig(
   warnings: string[],
   options: Pick<RuntimeOptions, 'logger' | 'sources'> = {},
 ): Runtime {
-  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const logger = options.logger ?? createLazyLogger({ level: config.logLevel });
   const events = new EventBus((error) => logger.error({ err: String(error) }, 'event listener failed'));
   const sources = options.sources ?? createSources(config);
   const folder = new TokenFolder(config.tokensDir, { group: tokenGroupFor(config) });

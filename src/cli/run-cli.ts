@@ -2,19 +2,11 @@ import { Readable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, NanoclawError, UsageError } from '../errors.js';
 import type { CommandResult } from './command-result.js';
-import { CONNECT_HELP, connectCommand } from './commands/connect.js';
-import { demoCommand } from './commands/demo.js';
-import { doctorCommand } from './commands/doctor.js';
-import { runCommand } from './commands/run.js';
-import { relayCommand } from './commands/relay.js';
-import { parseHost, parsePort, serveCommand } from './commands/serve.js';
 import type { ConfigOverrides } from '../config/resolve-config.js';
-import { skillsCommand } from './commands/skills.js';
-import { statusCommand } from './commands/status.js';
-import { syncCommand } from './commands/sync.js';
+import { CONNECT_HELP } from './connect-help.js';
 import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { InterruptedError } from './interrupted-error.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../app/runtime.js';
+import type { Runtime, RuntimeOptions } from '../app/runtime.js';
 
 export interface CliIo {
   /** What `relay` copies through; none: an empty input. */
@@ -36,6 +28,9 @@ type CommandAction = (runtime: Runtime, io: CliIo) => Promise<CommandResult>;
 /** A command that runs even when the configuration is invalid: it loads what it needs itself. */
 type StandaloneAction = (io: CliIo, configPath: string | undefined) => Promise<CommandResult>;
 
+// Each command's module (and what it needs: Docker, the web server, a token source's SDK) is loaded
+// only when that command runs, so a `sync` or a `--help` starts as fast as Node itself.
+
 /**
  * Parses argv and runs one command; returns the exit code. Commands return results and the printing
  * happens here, in one place (`--json` for scripts, tables for people).
@@ -45,7 +40,8 @@ export async function runCli(
   io: CliIo,
   runtimeOptions: RuntimeOptions = {},
 ): Promise<number> {
-  let pending: { action: CommandAction; json: boolean; overrides?: () => ConfigOverrides } | null = null;
+  let pending: { action: CommandAction; json: boolean; overrides?: () => Promise<ConfigOverrides> } | null =
+    null;
   let standalone: { action: StandaloneAction; json: boolean } | null = null;
   const program = new Command()
     .name('nanoclaw')
@@ -60,7 +56,7 @@ export async function runCli(
     });
 
   const jsonOption = () => new Option('--json', 'print JSON for scripts (a stable shape, see the README)');
-  const schedule = (command: Command, action: CommandAction, overrides?: () => ConfigOverrides) => {
+  const schedule = (command: Command, action: CommandAction, overrides?: () => Promise<ConfigOverrides>) => {
     const global = command.optsWithGlobals<GlobalOptions>();
     pending = { action, json: global.json ?? false, ...(overrides ? { overrides } : {}) };
   };
@@ -80,9 +76,10 @@ export async function runCli(
         options: { owner?: string; allOwners?: boolean; force?: boolean },
         command: Command,
       ) => {
-        schedule(command, (runtime, cliIo) =>
-          syncCommand(runtime, { ...options, providers, signal: cliIo.signal }),
-        );
+        schedule(command, async (runtime, cliIo) => {
+          const { syncCommand } = await import('./commands/sync.js');
+          return syncCommand(runtime, { ...options, providers, signal: cliIo.signal });
+        });
       },
     );
 
@@ -94,7 +91,10 @@ export async function runCli(
     .addOption(jsonOption())
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
     .action((options: { owner?: string; allOwners?: boolean }, command: Command) => {
-      schedule(command, (runtime) => statusCommand(runtime, options));
+      schedule(command, async (runtime) => {
+        const { statusCommand } = await import('./commands/status.js');
+        return statusCommand(runtime, options);
+      });
     });
 
   program
@@ -111,9 +111,10 @@ export async function runCli(
     )
     .action((skill: string, args: string[], options: { owner?: string }, command: Command) => {
       const json = command.optsWithGlobals<GlobalOptions>().json ?? false;
-      schedule(command, (runtime, cliIo) =>
-        runCommand(runtime, { skill, args, owner: options.owner, json }, cliIo),
-      );
+      schedule(command, async (runtime, cliIo) => {
+        const { runCommand } = await import('./commands/run.js');
+        return runCommand(runtime, { skill, args, owner: options.owner, json }, cliIo);
+      });
     });
 
   program
@@ -144,8 +145,9 @@ export async function runCli(
         options: { owner: string; provider: string[]; skill?: string; exitOnPrompt?: boolean },
         command: Command,
       ) => {
-        schedule(command, (runtime, cliIo) =>
-          relayCommand(
+        schedule(command, async (runtime, cliIo) => {
+          const { relayCommand } = await import('./commands/relay.js');
+          return relayCommand(
             runtime,
             {
               owner: options.owner,
@@ -159,8 +161,8 @@ export async function runCli(
               stderr: cliIo.stderr,
               signal: cliIo.signal,
             },
-          ),
-        );
+          );
+        });
       },
     );
 
@@ -171,7 +173,10 @@ export async function runCli(
     .option('--all-owners', 'show every known owner')
     .addOption(jsonOption())
     .action((options: { owner?: string; allOwners?: boolean }, command: Command) => {
-      schedule(command, (runtime, cliIo) => skillsCommand(runtime, { ...options, signal: cliIo.signal }));
+      schedule(command, async (runtime, cliIo) => {
+        const { skillsCommand } = await import('./commands/skills.js');
+        return skillsCommand(runtime, { ...options, signal: cliIo.signal });
+      });
     });
 
   program
@@ -188,7 +193,10 @@ export async function runCli(
     .action(
       (provider: string, options: { owner?: string; wait?: boolean; timeout?: string }, command: Command) => {
         const json = command.optsWithGlobals<GlobalOptions>().json ?? false;
-        schedule(command, (runtime, cliIo) => connectCommand(runtime, { ...options, provider, json }, cliIo));
+        schedule(command, async (runtime, cliIo) => {
+          const { connectCommand } = await import('./commands/connect.js');
+          return connectCommand(runtime, { ...options, provider, json }, cliIo);
+        });
       },
     );
 
@@ -204,8 +212,14 @@ export async function runCli(
       // --host/--port go into the configuration, so the public URL (OAuth redirects) follows them.
       schedule(
         command,
-        (runtime, cliIo) => serveCommand(runtime, { ...options, json }, cliIo),
-        () => ({ host: parseHost(options.host), port: parsePort(options.port) }),
+        async (runtime, cliIo) => {
+          const { serveCommand } = await import('./commands/serve.js');
+          return serveCommand(runtime, { ...options, json }, cliIo);
+        },
+        async () => {
+          const { parseHost, parsePort } = await import('./commands/serve.js');
+          return { host: parseHost(options.host), port: parsePort(options.port) };
+        },
       );
     });
 
@@ -222,8 +236,10 @@ export async function runCli(
     .action((_options: unknown, command: Command) => {
       standalone = {
         json: command.optsWithGlobals<GlobalOptions>().json ?? false,
-        action: (cliIo, configPath) =>
-          doctorCommand({ configPath, env: cliIo.env, cwd: cliIo.cwd, signal: cliIo.signal }),
+        action: async (cliIo, configPath) => {
+          const { doctorCommand } = await import('./commands/doctor.js');
+          return doctorCommand({ configPath, env: cliIo.env, cwd: cliIo.cwd, signal: cliIo.signal });
+        },
       };
     });
 
@@ -243,8 +259,13 @@ export async function runCli(
     .action((options: { port?: string; owner?: string; exitWhenDone?: boolean }, command: Command) => {
       standalone = {
         json: command.optsWithGlobals<GlobalOptions>().json ?? false,
-        action: (cliIo) =>
-          demoCommand({ ...options, json: command.optsWithGlobals<GlobalOptions>().json ?? false }, cliIo),
+        action: async (cliIo) => {
+          const { demoCommand } = await import('./commands/demo.js');
+          return demoCommand(
+            { ...options, json: command.optsWithGlobals<GlobalOptions>().json ?? false },
+            cliIo,
+          );
+        },
       };
     });
 
@@ -273,18 +294,19 @@ export async function runCli(
   const { action, json, overrides } = pending as {
     action: CommandAction;
     json: boolean;
-    overrides?: () => ConfigOverrides;
+    overrides?: () => Promise<ConfigOverrides>;
   };
   const globals = program.opts<GlobalOptions>();
 
   let runtime: Runtime | null = null;
   try {
+    const { createRuntime } = await import('../app/runtime.js');
     runtime = await createRuntime({
       ...runtimeOptions,
       configPath: globals.config,
       env: io.env,
       cwd: io.cwd,
-      ...(overrides ? { overrides: overrides() } : {}),
+      ...(overrides ? { overrides: await overrides() } : {}),
     });
     for (const warning of runtime.warnings) io.stderr.write(`warning: ${warning}\n`);
     const result = await action(runtime, io);

@@ -1,29 +1,41 @@
-import { z } from 'zod';
+// Zod's tree-shakable form: every command reads the configuration, and the full form takes longer to
+// load than the rest of a `nanoclaw status`.
+import en from 'zod/v4/locales/en.js';
+import * as z from 'zod/mini';
 import { OWNER_ID_PATTERN, PROVIDER_NAME_PATTERN } from '../names.js';
 
-const ownerId = z
-  .string()
-  .regex(OWNER_ID_PATTERN, { error: 'expected an owner id: 1-64 letters, digits, "_", "." or "-"' })
-  .refine((value) => value !== '.' && value !== '..', { error: 'expected an owner id, not "." or ".."' });
-const providerName = z
-  .string({ error: 'expected a provider name' })
-  .regex(PROVIDER_NAME_PATTERN, {
+// Messages for the checks without our own (a port out of range, an unknown field), as the full form has.
+z.config(en());
+// A command checks one file once: compiling a parser for it (Zod's default) costs more than it saves.
+z.config({ jitless: true });
+
+const ownerId = z.string().check(
+  z.regex(OWNER_ID_PATTERN, { error: 'expected an owner id: 1-64 letters, digits, "_", "." or "-"' }),
+  z.refine((value) => value !== '.' && value !== '..', { error: 'expected an owner id, not "." or ".."' }),
+);
+const providerName = z.string({ error: 'expected a provider name' }).check(
+  z.regex(PROVIDER_NAME_PATTERN, {
     error: 'expected a provider name: 1-64 lowercase letters, digits, "_", "." or "-"',
-  })
-  .refine((value) => value !== '.' && value !== '..', { error: 'expected a provider name, not "." or ".."' });
+  }),
+  z.refine((value) => value !== '.' && value !== '..', {
+    error: 'expected a provider name, not "." or ".."',
+  }),
+);
 /**
  * `${VAR}` interpolation always yields text, so `port: ${PORT}` arrives as "3000": numbers and
  * booleans written as plain text are read back as what they say.
  */
-function numeric<T extends z.ZodType>(schema: T) {
-  return z.preprocess(
-    (value) => (typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
+function numeric<T extends z.ZodMiniType>(schema: T) {
+  return z.pipe(
+    z.transform((value: unknown) =>
+      typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value,
+    ),
     schema,
   );
 }
 function boolean() {
-  return z.preprocess(
-    (value) => (value === 'true' ? true : value === 'false' ? false : value),
+  return z.pipe(
+    z.transform((value: unknown) => (value === 'true' ? true : value === 'false' ? false : value)),
     z.boolean({ error: 'expected true or false' }),
   );
 }
@@ -39,16 +51,20 @@ export function parseSize(text: string): number | null {
   return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : null;
 }
 
-const nonEmpty = z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' });
+const nonEmpty = z
+  .string({ error: 'expected a string' })
+  .check(z.minLength(1, { error: 'must not be empty' }));
 const url = z.url({ error: 'expected an absolute URL' });
 const seconds = numeric(
-  z.number({ error: 'expected a number of seconds' }).nonnegative({ error: 'must not be negative' }),
+  z.number({ error: 'expected a number of seconds' }).check(z.nonnegative({ error: 'must not be negative' })),
 );
 // An HTTP client given a timeout of 0 waits forever.
 const positiveSeconds = numeric(
-  z.number({ error: 'expected a number of seconds' }).positive({ error: 'must be more than 0' }),
+  z.number({ error: 'expected a number of seconds' }).check(z.positive({ error: 'must be more than 0' })),
 );
-const httpUrl = url.refine((value) => /^https?:\/\//i.test(value), { error: 'expected an http(s) URL' });
+const httpUrl = z
+  .url({ error: 'expected an absolute URL' })
+  .check(z.refine((value) => /^https?:\/\//i.test(value), { error: 'expected an http(s) URL' }));
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const stringArray = z.array(z.string({ error: 'expected a string' }), {
@@ -57,105 +73,120 @@ const stringArray = z.array(z.string({ error: 'expected a string' }), {
 
 export const providerFileSchema = z.strictObject({
   name: providerName,
-  source: z.enum(['nango', 'builtin'], { error: 'expected "nango" or "builtin"' }).optional(),
-  scopes: stringArray.optional(),
-  exposeRefreshToken: boolean().optional(),
+  source: z.optional(z.enum(['nango', 'builtin'], { error: 'expected "nango" or "builtin"' })),
+  scopes: z.optional(stringArray),
+  exposeRefreshToken: z.optional(boolean()),
   // Nango
-  integration: nonEmpty.optional(),
-  connections: z
-    .record(ownerId, nonEmpty, { error: 'expected a map of owner id to connection id' })
-    .optional(),
+  integration: z.optional(nonEmpty),
+  connections: z.optional(
+    z.record(ownerId, nonEmpty, { error: 'expected a map of owner id to connection id' }),
+  ),
   // Built-in OAuth 2.0 client
-  preset: z
-    .enum(['google', 'github', 'lark', 'feishu'], {
+  preset: z.optional(
+    z.enum(['google', 'github', 'lark', 'feishu'], {
       error: 'expected "google", "github", "lark" or "feishu"',
-    })
-    .optional(),
+    }),
+  ),
   /** How token requests and answers are shaped: standard OAuth 2.0, or Lark's v2 token endpoint. */
-  dialect: z.enum(['oauth2', 'lark'], { error: 'expected "oauth2" or "lark"' }).optional(),
-  grant: z
-    .enum(['authorization_code', 'client_credentials'], {
+  dialect: z.optional(z.enum(['oauth2', 'lark'], { error: 'expected "oauth2" or "lark"' })),
+  grant: z.optional(
+    z.enum(['authorization_code', 'client_credentials'], {
       error: 'expected "authorization_code" or "client_credentials"',
-    })
-    .optional(),
-  issuer: url.optional(),
-  authorizationUrl: url.optional(),
-  tokenUrl: url.optional(),
-  revocationUrl: url.optional(),
-  clientId: nonEmpty.optional(),
-  clientSecret: nonEmpty.optional(),
-  pkce: boolean().optional(),
-  authorizationParams: z.record(z.string(), z.string(), { error: 'expected a map of strings' }).optional(),
-  tokenEndpointAuthMethod: z
-    .enum(['client_secret_basic', 'client_secret_post', 'none'], {
+    }),
+  ),
+  issuer: z.optional(url),
+  authorizationUrl: z.optional(url),
+  tokenUrl: z.optional(url),
+  revocationUrl: z.optional(url),
+  clientId: z.optional(nonEmpty),
+  clientSecret: z.optional(nonEmpty),
+  pkce: z.optional(boolean()),
+  authorizationParams: z.optional(z.record(z.string(), z.string(), { error: 'expected a map of strings' })),
+  tokenEndpointAuthMethod: z.optional(
+    z.enum(['client_secret_basic', 'client_secret_post', 'none'], {
       error: 'expected "client_secret_basic", "client_secret_post" or "none"',
-    })
-    .optional(),
+    }),
+  ),
 });
 
 export const configFileSchema = z.strictObject({
-  owner: ownerId.optional(),
-  owners: z.array(ownerId, { error: 'expected an array of owner ids' }).optional(),
-  dataDir: nonEmpty.optional(),
-  skillsDir: nonEmpty.optional(),
-  logLevel: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).optional(),
-  refresh: z
-    .strictObject({
-      margin: seconds.optional(),
-      maxAge: seconds.optional(),
-      concurrency: numeric(
+  owner: z.optional(ownerId),
+  owners: z.optional(z.array(ownerId, { error: 'expected an array of owner ids' })),
+  dataDir: z.optional(nonEmpty),
+  skillsDir: z.optional(nonEmpty),
+  logLevel: z.optional(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
+  refresh: z.optional(
+    z.strictObject({
+      margin: z.optional(seconds),
+      maxAge: z.optional(seconds),
+      concurrency: z.optional(
+        numeric(
+          z
+            .int({ error: 'expected a whole number' })
+            .check(
+              z.minimum(1, { error: 'must be at least 1' }),
+              z.maximum(256, { error: 'must be at most 256' }),
+            ),
+        ),
+      ),
+    }),
+  ),
+  nango: z.optional(
+    z.strictObject({
+      host: z.optional(httpUrl),
+      secretKey: z.optional(nonEmpty),
+      webhookSigningKey: z.optional(nonEmpty),
+      connectBaseUrl: z.optional(url),
+      connectApiUrl: z.optional(url),
+      timeout: z.optional(positiveSeconds),
+    }),
+  ),
+  server: z.optional(
+    z.strictObject({
+      host: z.optional(nonEmpty),
+      port: z.optional(
+        numeric(z.int({ error: 'expected a port number' }).check(z.minimum(0), z.maximum(65535))),
+      ),
+      publicUrl: z.optional(url),
+    }),
+  ),
+  sandbox: z.optional(
+    z.strictObject({
+      image: z.optional(nonEmpty),
+      baseImage: z.optional(nonEmpty),
+      network: z.optional(z.enum(['manifest', 'none'], { error: 'expected "manifest" or "none"' })),
+      tokenGroup: z.optional(numeric(z.int({ error: 'expected a group id' }).check(z.minimum(0)))),
+      maxMemory: z.optional(
         z
-          .int({ error: 'expected a whole number' })
-          .min(1, { error: 'must be at least 1' })
-          .max(256, { error: 'must be at most 256' }),
-      ).optional(),
-    })
-    .optional(),
-  nango: z
-    .strictObject({
-      host: httpUrl.optional(),
-      secretKey: nonEmpty.optional(),
-      webhookSigningKey: nonEmpty.optional(),
-      connectBaseUrl: url.optional(),
-      connectApiUrl: url.optional(),
-      timeout: positiveSeconds.optional(),
-    })
-    .optional(),
-  server: z
-    .strictObject({
-      host: nonEmpty.optional(),
-      port: numeric(z.int({ error: 'expected a port number' }).min(0).max(65535)).optional(),
-      publicUrl: url.optional(),
-    })
-    .optional(),
-  sandbox: z
-    .strictObject({
-      image: nonEmpty.optional(),
-      baseImage: nonEmpty.optional(),
-      network: z.enum(['manifest', 'none'], { error: 'expected "manifest" or "none"' }).optional(),
-      tokenGroup: numeric(z.int({ error: 'expected a group id' }).min(0)).optional(),
-      maxMemory: z
-        .string({ error: 'expected a size such as "2g"' })
-        .refine((value) => parseSize(value) !== null, { error: 'expected a size such as "2g"' })
-        .optional(),
-      maxPids: numeric(
-        z
-          .int({ error: 'expected a whole number' })
-          .min(8, { error: 'must be at least 8' })
-          .max(32768, { error: 'must be at most 32768' }),
-      ).optional(),
-      maxTimeout: positiveSeconds.optional(),
-      cpus: numeric(
-        z.number({ error: 'expected a number of CPUs' }).positive({ error: 'must be more than 0' }),
-      ).optional(),
-    })
-    .optional(),
-  builtin: z
-    .strictObject({
-      encryptionKey: nonEmpty.optional(),
-    })
-    .optional(),
-  providers: z.array(providerFileSchema, { error: 'expected a list of providers' }).optional(),
+          .string({ error: 'expected a size such as "2g"' })
+          .check(z.refine((value) => parseSize(value) !== null, { error: 'expected a size such as "2g"' })),
+      ),
+      maxPids: z.optional(
+        numeric(
+          z
+            .int({ error: 'expected a whole number' })
+            .check(
+              z.minimum(8, { error: 'must be at least 8' }),
+              z.maximum(32768, { error: 'must be at most 32768' }),
+            ),
+        ),
+      ),
+      maxTimeout: z.optional(positiveSeconds),
+      cpus: z.optional(
+        numeric(
+          z
+            .number({ error: 'expected a number of CPUs' })
+            .check(z.positive({ error: 'must be more than 0' })),
+        ),
+      ),
+    }),
+  ),
+  builtin: z.optional(
+    z.strictObject({
+      encryptionKey: z.optional(nonEmpty),
+    }),
+  ),
+  providers: z.optional(z.array(providerFileSchema, { error: 'expected a list of providers' })),
 });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

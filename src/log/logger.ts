@@ -1,58 +1,12 @@
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { pino } from 'pino';
+import { createLoggerWith, type Logger, type LoggerOptions } from './logger-options.js';
 
 export type { Logger } from 'pino';
-
-/**
- * Field names whose values are secrets wherever they appear in a logged object. Errors are logged
- * through `describeError` (code and message only), so causes with request headers never get here.
- */
-export const REDACTED_PATHS = [
-  'access_token',
-  'refresh_token',
-  'accessToken',
-  'refreshToken',
-  'id_token',
-  'client_secret',
-  'clientSecret',
-  'secretKey',
-  'apiKey',
-  'authorization',
-  'cookie',
-  'token',
-  '*.access_token',
-  '*.refresh_token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.id_token',
-  '*.client_secret',
-  '*.clientSecret',
-  '*.secretKey',
-  '*.apiKey',
-  '*.authorization',
-  '*.cookie',
-  '*.token',
-  'headers.authorization',
-  'req.headers.authorization',
-  'req.headers.cookie',
-];
-
-export interface LoggerOptions {
-  level?: string;
-  destination?: DestinationStream;
-}
+export { REDACTED_PATHS, type LoggerOptions } from './logger-options.js';
 
 /** Structured JSON logs on stderr (stdout belongs to command output), with secrets redacted. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const destination = options.destination ?? pino.destination({ fd: 2, sync: true });
-  return pino(
-    {
-      level: options.level ?? 'warn',
-      base: undefined,
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
-    destination,
-  );
+  return createLoggerWith(pino, options);
 }
 
 /** A logger that drops everything, for tests and library use. */

@@ -5,7 +5,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLogger } from '../../src/log/logger.js';
 import { runCli } from '../../src/cli/run-cli.js';
 
-/** The CLI entry, run through tsx as `npm run nanoclaw` does. */
+/**
+ * Names the built CLI (`dist/bin/nanoclaw.js` or a test bundle of it): when set, `spawnCli` runs it,
+ * as users do. The test run's global setup and the benchmarks set it.
+ */
+export const BUILT_CLI_ENV = 'NANOCLAW_TEST_CLI_BUNDLE';
+
+/** The CLI entry, run through tsx as `npm run nanoclaw` does, when no built CLI is named. */
 export const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** tsx's loader by absolute URL: `--import tsx` would resolve from the temporary working folder. */
 export const TSX_LOADER = pathToFileURL(
@@ -30,10 +36,16 @@ export interface CliRunOptions {
   input?: string | Uint8Array;
 }
 
+/** Node's arguments before nanoclaw's own: the built CLI when one is named, else the sources via tsx. */
+export function cliNodeArgs(): string[] {
+  const built = process.env[BUILT_CLI_ENV];
+  return built ? [built] : ['--import', TSX_LOADER, CLI_ENTRY];
+}
+
 /** Runs `nanoclaw <args>` as a real process and collects its output and exit code. */
 export function spawnCli(args: readonly string[], options: CliRunOptions): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
+    const child = spawn(process.execPath, [...cliNodeArgs(), ...args], {
       cwd: options.cwd,
       env: { PATH: process.env.PATH, ...options.env },
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

@@ -9,6 +9,7 @@ import type { ContainerRuntime } from '../../sandbox/container-runtime.js';
 import type { RunResult } from '../../sandbox/skill-runner.js';
 import { builtinCallbackUrl, builtinStartPath } from '../../sources/builtin/builtin-urls.js';
 import { DEMO_PROVIDER, DEMO_USER } from '../../demo/demo-constants.js';
+import { loadDemoOAuthServer } from '../../demo/load-demo-oauth-server.js';
 import type { CommandResult } from '../command-result.js';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../../exit-codes.js';
 import { choosePort } from '../free-port.js';
@@ -63,7 +64,7 @@ export async function demoCommand(
   };
 
   // Loaded here, not at the top: every other command would pay for oidc-provider at start-up.
-  const { startDemoOAuthServer } = await import('../../demo/demo-oauth-server.js');
+  const { startDemoOAuthServer } = await loadDemoOAuthServer();
   const { demoProviderEntries } = await import('../../demo/demo-providers.js');
   await using oauthServer = await startDemoOAuthServer({
     redirectUris: [builtinCallbackUrl(publicUrl, DEMO_PROVIDER)],

@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Nango } from '@nangohq/node';
+import { createRequire } from 'node:module';
+import type * as NangoSdk from '@nangohq/node';
+import type { Nango } from '@nangohq/node';
 
 export interface NangoCallOptions {
   signal: AbortSignal;
@@ -32,11 +34,18 @@ export interface NangoApiSettings {
  * async context and a request interceptor attaches it, so every call can be cancelled.
  */
 export class SdkNangoApi implements NangoApi {
-  readonly #nango: Nango;
+  readonly #settings: NangoApiSettings;
   readonly #callSignal = new AsyncLocalStorage<AbortSignal>();
+  /** The SDK is loaded on first use: a sync that finds every token file fresh never needs it. */
+  #nango: Nango | null = null;
 
   constructor(settings: NangoApiSettings) {
-    this.#nango = new Nango(
+    this.#settings = settings;
+  }
+
+  #create(NangoClass: typeof Nango): Nango {
+    const settings = this.#settings;
+    return new NangoClass(
       {
         host: settings.host,
         secretKey: settings.secretKey,
@@ -55,8 +64,10 @@ export class SdkNangoApi implements NangoApi {
     );
   }
 
-  #call<T>(signal: AbortSignal, run: () => Promise<T>): Promise<T> {
-    return this.#callSignal.run(signal, run);
+  async #call<T>(signal: AbortSignal, run: (nango: Nango) => Promise<T>): Promise<T> {
+    this.#nango ??= this.#create((await import('@nangohq/node')).Nango);
+    const nango = this.#nango;
+    return this.#callSignal.run(signal, () => run(nango));
   }
 
   getConnection(
@@ -64,8 +75,8 @@ export class SdkNangoApi implements NangoApi {
     connectionId: string,
     options: NangoCallOptions & { forceRefresh: boolean; includeRefreshToken: boolean },
   ): Promise<unknown> {
-    return this.#call(options.signal, () =>
-      this.#nango.getConnection(
+    return this.#call(options.signal, (nango) =>
+      nango.getConnection(
         integration,
         // The SDK pastes the id into the path as it is; ids are free text ("team/a", an e-mail).
         encodeURIComponent(connectionId),
@@ -76,14 +87,14 @@ export class SdkNangoApi implements NangoApi {
   }
 
   listConnections(options: NangoCallOptions & { endUserId: string }): Promise<unknown> {
-    return this.#call(options.signal, () => this.#nango.listConnections({ userId: options.endUserId }));
+    return this.#call(options.signal, (nango) => nango.listConnections({ userId: options.endUserId }));
   }
 
   createConnectSession(
     options: NangoCallOptions & { endUserId: string; allowedIntegrations: string[] },
   ): Promise<unknown> {
-    return this.#call(options.signal, () =>
-      this.#nango.createConnectSession({
+    return this.#call(options.signal, (nango) =>
+      nango.createConnectSession({
         end_user: { id: options.endUserId },
         allowed_integrations: options.allowedIntegrations,
       }),
@@ -96,12 +107,14 @@ export class SdkNangoApi implements NangoApi {
     options: NangoCallOptions,
   ): Promise<void> {
     // The SDK puts both values into the URL as they are.
-    await this.#call(options.signal, () =>
-      this.#nango.deleteConnection(encodeURIComponent(integration), encodeURIComponent(connectionId)),
+    await this.#call(options.signal, (nango) =>
+      nango.deleteConnection(encodeURIComponent(integration), encodeURIComponent(connectionId)),
     );
   }
 
   verifyWebhook(rawBody: string, headers: Record<string, unknown>): boolean {
+    // Only a server checks webhooks, and it has to answer synchronously: load the SDK the same way.
+    this.#nango ??= this.#create((createRequire(import.meta.url)('@nangohq/node') as typeof NangoSdk).Nango);
     return this.#nango.verifyIncomingWebhookRequest(rawBody, headers as Record<string, string>);
   }
 }
