@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { isLoopbackHost, isSecureUrl } from '../../config/resolve-config.js';
 import { describeError, UsageError } from '../../errors.js';
 import { validateOwnerId, validateProviderName, validateSkillName } from '../../names.js';
 import type { AuthRequest } from '../../sandbox/auth-required-parser.js';
@@ -102,13 +103,27 @@ export async function relayCommand(
   };
 }
 
+/**
+ * The daemon named by NANOCLAW_URL, with the API token for it. The token never crosses a network in
+ * clear text (https, or http on loopback only), and this machine's own `api-token` file goes only to
+ * a daemon on this machine.
+ */
 async function promptTarget(runtime: Runtime): Promise<PromptTarget> {
   const url = runtime.config.server.daemonUrl;
   if (url === null) return { kind: 'terminal' };
-  const token = await readApiToken(runtime.config.server.apiToken, runtime.config.dataDir);
+  if (!isSecureUrl(url)) {
+    throw new UsageError(
+      `NANOCLAW_URL (${url}) must be https, or http on this machine's loopback: the API token would ` +
+        'cross the network in clear text',
+    );
+  }
+  const local = isLoopbackHost(new URL(url).hostname);
+  const token = local
+    ? await readApiToken(runtime.config.server.apiToken, runtime.config.dataDir)
+    : runtime.config.server.apiToken;
   if (token === null) {
     throw new UsageError(
-      `NANOCLAW_URL names a daemon (${url}) but there is no API token to reach it: set NANOCLAW_API_TOKEN`,
+      `NANOCLAW_URL names a daemon (${url}) but there is no API token for it: set NANOCLAW_API_TOKEN`,
     );
   }
   return { kind: 'daemon', url, token };

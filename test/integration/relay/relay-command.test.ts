@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -127,6 +127,25 @@ describe('nanoclaw relay', () => {
       `demo needs authorization for owner bob: ${daemon.url}/auth/oauth/demo/start?owner=bob`,
     );
     expect(result.stderr).not.toContain('not-the-token-at-all');
+  });
+
+  it.each([
+    // The API token would cross the network in clear text.
+    ['http://agent-host.invalid:3000', { NANOCLAW_API_TOKEN: 'a-token-for-another-host-1' }],
+    // A daemon on another host never gets this machine's own api-token file.
+    ['https://agent-host.invalid', {}],
+  ])('refuses NANOCLAW_URL=%s before it sends any token (exit 2)', async (url, extra) => {
+    await mkdir(path.join(dir, 'data'), { recursive: true });
+    await writeFile(path.join(dir, 'data', 'api-token'), 'this-machines-own-api-token-9f1\n');
+    const result = await relay(['--owner', 'alice', '--provider', 'demo'], ['AUTH_REQUIRED:demo\n'], {
+      NANOCLAW_URL: url,
+      ...extra,
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/NANOCLAW_URL/);
+    expect(result.stderr).not.toContain('a-token-for-another-host-1');
+    expect(result.stderr).not.toContain('this-machines-own-api-token-9f1');
+    expect(result.stdout.length).toBe(0);
   });
 
   it.each([
