@@ -5,6 +5,7 @@ import type { SkillCatalog } from '../../sandbox/skill-catalog.js';
 import type { SkillRunner } from '../../sandbox/skill-runner.js';
 import type { RouteModule } from '../../web/web-context.js';
 import type { CommandResult } from '../command-result.js';
+import { isTerminal } from '../output/terminal-text.js';
 import { EXIT_OK } from '../../exit-codes.js';
 import type { Runtime } from '../../app/runtime.js';
 import { setUpSkills } from '../skills-setup.js';
@@ -68,18 +69,25 @@ export async function serveCommand(
     ...dependencies,
   });
   try {
-    const loginUrl = daemon.createLoginLink();
+    const loginUrl = options.json || isTerminal(io.stdout) ? daemon.createLoginLink() : null;
     const tokenFile = daemon.apiToken.file;
     if (options.json) {
       io.stdout.write(
         `${JSON.stringify({ type: 'listening', url: daemon.url, loginUrl, apiTokenFile: tokenFile })}\n`,
       );
     } else {
+      const tokenSource = tokenFile ?? 'NANOCLAW_API_TOKEN';
+      // A login link logs in whoever opens it first: it goes to a person's terminal, never to a log.
+      const login = isTerminal(io.stdout)
+        ? `Open the page with this one-time login link: ${loginUrl}`
+        : 'Get a one-time login link for the page (this output is not a terminal, so none is printed): ' +
+          `curl -s -X POST -H "Authorization: Bearer $(cat ${tokenFile ?? '<file holding NANOCLAW_API_TOKEN>'})" ` +
+          `${daemon.url}/api/login-links`;
       io.stdout.write(
         [
           `nanoclaw is serving at ${daemon.url}`,
-          `Open the page with this one-time login link: ${loginUrl}`,
-          `API clients: send "Authorization: Bearer <token>" with the token from ${tokenFile ?? 'NANOCLAW_API_TOKEN'}`,
+          login,
+          `API clients: send "Authorization: Bearer <token>" with the token from ${tokenSource}`,
           'Press Ctrl-C to stop.',
           '',
         ].join('\n'),

@@ -105,4 +105,20 @@ describe('nanoclaw serve as a process', () => {
     expect(exit.code).toBe(2);
     expect(served.stderr()).toContain('--port: expected a port number');
   });
+
+  it('keeps the one-time login link off output that is not a terminal (a shared log), and says how to get one', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'nanoclaw-serve-'));
+    served = serve([`--port=0`]);
+    const deadline = Date.now() + 30_000;
+    while (!served.stdout().includes('Press Ctrl-C')) {
+      if (Date.now() > deadline) throw new Error(`serve printed: ${served.stdout()}${served.stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(served.stdout()).not.toMatch(/\?token=/);
+    expect(served.stdout()).toMatch(
+      /curl -s -X POST -H "Authorization: Bearer \$\(cat .*api-token\)" http:\/\/127\.0\.0\.1:\d+\/api\/login-links/,
+    );
+    served.child.kill('SIGTERM');
+    expect((await served.exited).code).toBe(0);
+  });
 });
