@@ -14,7 +14,16 @@ export interface WebhookTarget {
 
 /** What a webhook asks of us: tokens to sync now, and tokens the owner must authorize again. */
 export type WebhookResult =
-  | { handled: true; sync: WebhookTarget[]; needsAuth: (WebhookTarget & { reason: string })[] }
+  | {
+      handled: true;
+      sync: WebhookTarget[];
+      needsAuth: (WebhookTarget & { reason: string })[];
+      /**
+       * Forgets the delivery, so a retry of it is acted on again. The caller calls it when the work
+       * the webhook asks for (syncs, removals) failed; a source without a replay guard leaves it out.
+       */
+      forget?: () => void;
+    }
   | { handled: false; reason: string };
 
 export type WebhookRejectionCode =

@@ -28,8 +28,10 @@ export const NANGO_MIN_RETRY_AFTER_MS = 1_000;
 
 /**
  * Nango answers 424 `invalid_credentials` both while it backs off after a failed refresh and once
- * it stopped refreshing for good; only the message tells them apart.
+ * it stopped refreshing for good; only the message tells them apart. Only the cooldown keeps the
+ * file: any 424 not recognised as it is treated as a refresh that will not come.
  */
+const REFRESH_COOLDOWN_MESSAGE = /backing off before retrying/i;
 const REFRESH_EXHAUSTED_MESSAGE = /refresh limit has been reached/i;
 
 /** Reads the parts of an axios error we need, and nothing else (its config holds the API key). */
@@ -129,9 +131,21 @@ export function mapNangoFailure(failure: NangoFailure, context: NangoErrorContex
     };
   }
   if (status === 424) {
+    const message = failure.errorMessage;
+    const cooldown =
+      errorCode === 'connection_refresh_backoff' ||
+      (message !== null && REFRESH_COOLDOWN_MESSAGE.test(message));
+    if (cooldown) {
+      return {
+        status: 'unavailable',
+        code: 'SOURCE_COOLDOWN',
+        reason: `Nango is cooling down after a failed refresh of ${subject}`,
+        retryAfterMs: parseRetryAfter(failure.retryAfterHeader, context.now) ?? NANGO_REFRESH_COOLDOWN_MS,
+      };
+    }
     const exhausted =
       errorCode === 'connection_refresh_exhausted' ||
-      (failure.errorMessage !== null && REFRESH_EXHAUSTED_MESSAGE.test(failure.errorMessage));
+      (message !== null && REFRESH_EXHAUSTED_MESSAGE.test(message));
     if (exhausted) {
       return {
         status: 'needs_auth',
@@ -140,10 +154,9 @@ export function mapNangoFailure(failure: NangoFailure, context: NangoErrorContex
       };
     }
     return {
-      status: 'unavailable',
-      code: 'SOURCE_COOLDOWN',
-      reason: `Nango is cooling down after a failed refresh of ${subject}`,
-      retryAfterMs: parseRetryAfter(failure.retryAfterHeader, context.now) ?? NANGO_REFRESH_COOLDOWN_MS,
+      status: 'needs_auth',
+      code: 'REFRESH_REFUSED',
+      reason: `Nango refused to refresh ${subject} (HTTP 424, not its cooldown)`,
     };
   }
   if (status === 429) {

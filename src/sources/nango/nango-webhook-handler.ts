@@ -49,13 +49,16 @@ export async function handleNangoWebhook(
       'this webhook was delivered already; a repeated delivery changes nothing',
     );
   }
+  let result: WebhookResult;
   try {
-    return await actOn(webhook, delivery.signal, dependencies);
+    result = await actOn(webhook, delivery.signal, dependencies);
   } catch (error) {
     // Nothing was done: Nango's own retry of this delivery must be taken.
     admission.forget();
     throw error;
   }
+  // The caller does the work the result asks for; if that fails, it forgets the delivery too.
+  return result.handled ? { ...result, forget: admission.forget } : result;
 }
 
 async function actOn(
@@ -67,13 +70,10 @@ async function actOn(
   if (providers.length === 0) {
     return { handled: false, reason: `no configured provider uses integration "${webhook.integration}"` };
   }
-  const owners = webhook.endUserId
-    ? [webhook.endUserId]
-    : await ownersOf(providers, webhook.connectionId, dependencies.registry);
-  if (owners.length === 0) return { handled: false, reason: 'the connection names no end user we know' };
-
   if (webhook.kind === 'connected') {
-    const owner = owners[0]!;
+    const owner =
+      webhook.endUserId ?? (await ownersOf(providers, webhook.connectionId, dependencies.registry))[0];
+    if (owner === undefined) return { handled: false, reason: 'the connection names no end user we know' };
     const sync: WebhookTarget[] = [];
     for (const provider of providers) {
       await dependencies.recordConnection(owner, provider, webhook.connectionId);
@@ -82,6 +82,10 @@ async function actOn(
     return { handled: true, sync, needsAuth: [] };
   }
 
+  // The end user Nango names, and every owner the config or an earlier connect ties to the connection.
+  const mapped = await ownersOf(providers, webhook.connectionId, dependencies.registry);
+  const owners = [...new Set(webhook.endUserId ? [webhook.endUserId, ...mapped] : mapped)].sort();
+  if (owners.length === 0) return { handled: false, reason: 'the connection names no end user we know' };
   const needsAuth: (WebhookTarget & { reason: string })[] = [];
   for (const owner of owners) {
     for (const provider of providers) {

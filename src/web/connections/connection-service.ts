@@ -91,16 +91,22 @@ export class ConnectionService {
     const answer = await receiver.handleWebhook(delivery);
     if (!answer.handled) return answer;
     const results: SyncResult[] = [];
-    for (const target of answer.sync) {
-      results.push(
-        await this.#tokenSync.sync(target.owner, target.provider, {
-          mode: 'recheck',
-          signal: delivery.signal,
-        }),
-      );
-    }
-    for (const target of answer.needsAuth) {
-      await this.#tokenSync.markNeedsAuth(target.owner, target.provider, target.reason);
+    try {
+      for (const target of answer.sync) {
+        results.push(
+          await this.#tokenSync.sync(target.owner, target.provider, {
+            mode: 'recheck',
+            signal: delivery.signal,
+          }),
+        );
+      }
+      for (const target of answer.needsAuth) {
+        await this.#tokenSync.markNeedsAuth(target.owner, target.provider, target.reason);
+      }
+    } catch (error) {
+      // Not all of it was done: the sender's retry of this delivery must be acted on, not refused.
+      answer.forget?.();
+      throw error;
     }
     return {
       handled: true,

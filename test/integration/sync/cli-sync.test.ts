@@ -266,6 +266,11 @@ describe('nanoclaw sync', () => {
     ['404 not_found', nangoReplies.notFound(), 'CONNECTION_NOT_FOUND'],
     ['400 invalid_credentials', nangoReplies.invalidCredentials(), 'REFRESH_FAILED'],
     ['424 invalid_credentials, refresh limit reached', nangoReplies.refreshExhausted(), 'REFRESH_EXHAUSTED'],
+    [
+      '424 invalid_credentials with a message that is not the cooldown',
+      { status: 424, body: { error: { code: 'invalid_credentials', message: 'Something else failed.' } } },
+      'REFRESH_REFUSED',
+    ],
   ])('removes the file and exits 3 on %s', async (_label, reply, code) => {
     server.addConnection({ integration: 'google-calendar', endUserId: 'main' });
     expect((await project.run(['sync'])).exitCode).toBe(0);

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
@@ -149,6 +149,36 @@ describe('POST /api/webhooks/nango', () => {
     ]);
   });
 
+  it('removes the tokens of the end user in tags and of the owners the config ties to that connection', async () => {
+    await daemon.close();
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'erin' });
+    daemon = await TestDaemon.start({
+      nango,
+      config: {
+        providers: [
+          {
+            name: 'google-calendar',
+            scopes: ['calendar.readonly'],
+            connections: { main: connection.connectionId },
+          },
+        ],
+      },
+    });
+    for (const owner of ['erin', 'main'])
+      expect(await daemon.runtime.tokenSync.sync(owner, 'google-calendar')).toMatchObject({ usable: true });
+
+    const failure = nango.authWebhook(connection, { operation: 'refresh', success: false });
+    expect(JSON.parse(failure.rawBody)).toMatchObject({ tags: { end_user_id: 'erin' } });
+    const response = await daemon.webhook(failure.rawBody);
+    expect(response.status).toBe(200);
+    expect(response.body.needsAuth).toEqual([
+      { owner: 'erin', provider: 'google-calendar' },
+      { owner: 'main', provider: 'google-calendar' },
+    ]);
+    expect(await readToken('erin')).toBeNull();
+    expect(await readToken('main')).toBeNull();
+  });
+
   it('refuses a replayed delivery with WEBHOOK_REPLAYED and changes nothing', async () => {
     const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'alice' });
     const creation = nango.authWebhook(connection);
@@ -163,6 +193,34 @@ describe('POST /api/webhooks/nango', () => {
     expect(replay.status).toBe(409);
     expect(replay.body.error.code).toBe('WEBHOOK_REPLAYED');
     expect(await readToken('alice')).not.toBeNull();
+    expect(daemon.events.filter((event) => event.type === 'token_needs_auth')).toHaveLength(1);
+  });
+
+  it('takes the retry of a delivery whose token removal failed, so the revoked token goes', async () => {
+    const connection = nango.addConnection({ integration: 'google-calendar', endUserId: 'alice' });
+    expect((await daemon.webhook(nango.authWebhook(connection).rawBody)).status).toBe(200);
+    const saved = await readFile(tokenFile('alice'), 'utf8');
+    // A folder where the token file was: unlinking it fails (EISDIR), as on a disk that refuses writes.
+    await rm(tokenFile('alice'));
+    await mkdir(path.join(tokenFile('alice'), 'blocker'), { recursive: true });
+
+    const failure = nango.authWebhook(connection, { operation: 'refresh', success: false });
+    const first = await daemon.webhook(failure.rawBody);
+    expect(first.status).toBeGreaterThanOrEqual(500);
+    expect(first.body.error.code).toBe('TOKEN_WRITE_FAILED');
+    expect(daemon.events.filter((event) => event.type === 'token_needs_auth')).toEqual([]);
+
+    // The disk is writable again, the revoked token still on it; Nango's retry is the same delivery.
+    await rm(tokenFile('alice'), { recursive: true });
+    await writeFile(tokenFile('alice'), saved);
+    const retry = await daemon.webhook(failure.rawBody);
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual({
+      handled: true,
+      results: [],
+      needsAuth: [{ owner: 'alice', provider: 'google-calendar' }],
+    });
+    expect(await readToken('alice')).toBeNull();
     expect(daemon.events.filter((event) => event.type === 'token_needs_auth')).toHaveLength(1);
   });
 

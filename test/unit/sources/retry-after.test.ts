@@ -79,7 +79,8 @@ describe('a huge Retry-After does not stop refreshes for hours', () => {
       code: 'RATE_LIMITED',
       retryAfterMs: MAX_RETRY_AFTER_MS,
     });
-    expect(mapNangoFailure({ ...failure, status: 424 }, context)).toMatchObject({
+    const cooldown = { errorMessage: 'A recent refresh attempt failed. Backing off before retrying.' };
+    expect(mapNangoFailure({ ...failure, ...cooldown, status: 424 }, context)).toMatchObject({
       code: 'SOURCE_COOLDOWN',
       retryAfterMs: MAX_RETRY_AFTER_MS,
     });

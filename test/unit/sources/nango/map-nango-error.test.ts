@@ -63,10 +63,27 @@ describe('mapNangoFailure: every answer NANGO.md records', () => {
       reason: expect.stringContaining('cooling down'),
       retryAfterMs: NANGO_REFRESH_COOLDOWN_MS,
     });
-    expect(mapNangoFailure(failure(424, null, { retryAfterHeader: '12' }), CONTEXT)).toMatchObject({
+    expect(
+      mapNangoFailure(
+        failure(424, 'invalid_credentials', { errorMessage: COOLDOWN_MESSAGE, retryAfterHeader: '12' }),
+        CONTEXT,
+      ),
+    ).toMatchObject({
       status: 'unavailable',
       code: 'SOURCE_COOLDOWN',
       retryAfterMs: 12_000,
+    });
+  });
+
+  it.each([
+    ['an unknown message', 'Something else went wrong with this connection.'],
+    ['no message', null],
+  ])('424 with %s is not the cooldown: the owner must authorize', (_name, errorMessage) => {
+    expect(mapNangoFailure(failure(424, 'invalid_credentials', { errorMessage }), CONTEXT)).toEqual({
+      status: 'needs_auth',
+      code: 'REFRESH_REFUSED',
+      reason:
+        'Nango refused to refresh integration "google-calendar", connection "conn-1" (HTTP 424, not its cooldown)',
     });
   });
 
