@@ -78,12 +78,13 @@ const unavailable = (code: string, reason: string, retryAfterMs: number | null =
 /**
  * False when the provider cannot have taken (and rotated) the refresh token: the request never left,
  * or the provider answered a 4xx that is not a refusal of the grant. Timeouts, resets and 5xx may
- * come after the provider took it.
+ * come after the provider took it; a 2xx we could not use (no access token, a truncated body) says
+ * it did.
  */
 function mayHaveSpentRefreshToken(failure: OAuthFailure): boolean {
   if (failure.notSent) return false;
   const { status } = failure;
-  return status === null || status >= 500 || status === 408;
+  return status === null || (status >= 200 && status < 300) || status >= 500 || status === 408;
 }
 
 /**
