@@ -221,4 +221,35 @@ describe('BuiltinSource refresh outcomes', () => {
     });
     expect(protocol.calls).toBe(0);
   });
+
+  it('drops a spent Lark refresh token the answer did not replace, and asks for authorization once the token expires', async () => {
+    const lark: BuiltinProviderConfig = { ...provider, dialect: 'lark' };
+    const protocol = fakeProtocol(async () => ({
+      accessToken: 'AT-new',
+      tokenType: 'Bearer',
+      expiresInSeconds: 3600,
+      refreshToken: null,
+      scope: null,
+    }));
+    let clock = now;
+    const source = new BuiltinSource({
+      store,
+      providers: [lark],
+      publicUrl: 'http://127.0.0.1:3000',
+      refreshMarginMs: 300_000,
+      larkProtocol: protocol,
+      now: () => clock,
+    });
+    const fetchLark = () =>
+      source.fetchToken({ owner: 'alice', provider: lark, mode: 'cached', signal: NEVER });
+    expect(await fetchLark()).toMatchObject({ status: 'token', token: { accessToken: 'AT-new' } });
+    expect(await store.read('alice', 'demo')).toMatchObject({ accessToken: 'AT-new', refreshToken: null });
+    clock = now + 3_600_000;
+    const outcome = await fetchLark();
+    expect(outcome).toMatchObject({ status: 'needs_auth', code: 'TOKEN_EXPIRED' });
+    expect(outcome.status === 'needs_auth' && outcome.reason).toMatch(
+      /takes each refresh token once.*authorize again/,
+    );
+    expect(protocol.calls).toBe(1);
+  });
 });
