@@ -36,6 +36,7 @@ import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oaut
 import { Oauth4webapiProtocol } from './oauth4webapi-protocol.js';
 import { PendingAuthorizations } from './pending-authorizations.js';
 import { refusalOfRefresh } from './refresh-refusal.js';
+import { storeRefreshAnswer } from './store-refresh-answer.js';
 import type { StoredGrant } from './stored-grant.js';
 
 export interface BuiltinSourceOptions {
@@ -313,7 +314,7 @@ export class BuiltinSource implements TokenSource {
       dialect: provider.dialect ?? 'oauth2',
       now: new Date(this.#now()),
     });
-    await this.#store.write(next);
+    await storeRefreshAnswer(this.#store, next, signal);
     return { status: 'token', token: sourceTokenOf(next) };
   }
 
