@@ -122,6 +122,11 @@ export class LarkStandIn implements AsyncDisposable {
   /** Challenge methods seen at authorize. */
   readonly challengeMethods: Array<string | null> = [];
   tokenAnswerDelayMs: number;
+  /**
+   * The next successful token answer loses its `access_token` on the way (a broken proxy, a
+   * truncated body): Lark has processed the request (and rotated the refresh token) all the same.
+   */
+  dropNextAccessToken = false;
   url = '';
 
   readonly #options: LarkStandInOptions;
@@ -268,6 +273,10 @@ export class LarkStandIn implements AsyncDisposable {
     if (this.tokenAnswerDelayMs > 0)
       await new Promise((resolve) => setTimeout(resolve, this.tokenAnswerDelayMs));
     const failed = answer.code === 0 ? null : (answer as LarkError);
+    if (!failed && this.dropNextAccessToken) {
+      this.dropNextAccessToken = false;
+      delete (answer as Record<string, unknown>).access_token;
+    }
     const status = failed?.status ?? 200;
     this.tokenRequests.push({ grantType, contentType, status, code: answer.code });
     response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });

@@ -172,6 +172,7 @@ export class AuthorizationFlow {
           owner,
           provider: provider.name,
           via: 'authorized',
+          dialect: provider.dialect ?? 'oauth2',
           now: new Date(now()),
         }),
       );

@@ -50,3 +50,20 @@ export class EncryptionKeyError extends NanoclawError {
     super('ENCRYPTION_KEY_INVALID', message, options);
   }
 }
+
+/**
+ * A refresh succeeded but its answer could not be stored, even after trying again: with a provider
+ * that rotates refresh tokens, the new one (the only valid one) is lost. Its access token is not
+ * handed out: nanoclaw hands out only what is stored.
+ */
+export class RefreshAnswerNotStoredError extends NanoclawError {
+  constructor(provider: string, attempts: number, options: { cause?: unknown } = {}) {
+    super(
+      'REFRESH_TOKEN_NOT_STORED',
+      `the ${provider} refresh succeeded, but the new refresh token in its answer could not be stored ` +
+        `(${attempts} ${attempts === 1 ? 'attempt' : 'attempts'} failed): its access token is not handed out; ` +
+        `if ${provider} rotates refresh tokens the grant is lost and must be authorized again`,
+      options,
+    );
+  }
+}

@@ -36,6 +36,7 @@ import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oaut
 import { Oauth4webapiProtocol } from './oauth4webapi-protocol.js';
 import { PendingAuthorizations } from './pending-authorizations.js';
 import { refusalOfRefresh } from './refresh-refusal.js';
+import { storeRefreshAnswer } from './store-refresh-answer.js';
 import type { StoredGrant } from './stored-grant.js';
 
 export interface BuiltinSourceOptions {
@@ -75,15 +76,25 @@ const unavailable = (code: string, reason: string, retryAfterMs: number | null =
   retryAfterMs,
 });
 
+function expiredWithoutRefreshToken(provider: BuiltinProviderConfig): FetchOutcome {
+  return needsAuth(
+    'TOKEN_EXPIRED',
+    provider.dialect === 'lark'
+      ? `the ${provider.name} token expired and there is no refresh token to renew it (Lark takes each refresh token once, and the last answer gave no new one): authorize again`
+      : `the ${provider.name} token expired and the provider gave no refresh token`,
+  );
+}
+
 /**
  * False when the provider cannot have taken (and rotated) the refresh token: the request never left,
  * or the provider answered a 4xx that is not a refusal of the grant. Timeouts, resets and 5xx may
- * come after the provider took it.
+ * come after the provider took it; a 2xx we could not use (no access token, a truncated body) says
+ * it did.
  */
 function mayHaveSpentRefreshToken(failure: OAuthFailure): boolean {
   if (failure.notSent) return false;
   const { status } = failure;
-  return status === null || status >= 500 || status === 408;
+  return status === null || (status >= 200 && status < 300) || status >= 500 || status === 408;
 }
 
 /**
@@ -192,10 +203,7 @@ export class BuiltinSource implements TokenSource {
     if (grant && provider.grant === 'authorization_code' && grant.refreshToken === null) {
       return isUnexpired(grant, this.#now())
         ? { status: 'token', token: sourceTokenOf(grant) }
-        : needsAuth(
-            'TOKEN_EXPIRED',
-            `the ${provider.name} token expired and the provider gave no refresh token`,
-          );
+        : expiredWithoutRefreshToken(provider);
     }
     const observed = grant?.generation ?? null;
     const renewal = this.#renewals.run(`${owner}\u0000${provider.name}`, () =>
@@ -246,12 +254,7 @@ export class BuiltinSource implements TokenSource {
     if (provider.grant === 'client_credentials') return this.#fetchClientToken(provider, current);
     if (!current) return needsAuth('NOT_CONNECTED', `${owner} has not connected ${provider.name}`);
     if (current.status === 'needs_auth') return this.#needsAuthOf(current);
-    if (current.refreshToken === null) {
-      return needsAuth(
-        'TOKEN_EXPIRED',
-        `the ${provider.name} token expired and the provider gave no refresh token`,
-      );
-    }
+    if (current.refreshToken === null) return expiredWithoutRefreshToken(provider);
     return this.#refresh(provider, current, current.refreshToken);
   }
 
@@ -308,9 +311,10 @@ export class BuiltinSource implements TokenSource {
       owner: current.owner,
       provider: provider.name,
       via: 'refreshed',
+      dialect: provider.dialect ?? 'oauth2',
       now: new Date(this.#now()),
     });
-    await this.#store.write(next);
+    await storeRefreshAnswer(this.#store, next, signal);
     return { status: 'token', token: sourceTokenOf(next) };
   }
 
@@ -342,6 +346,7 @@ export class BuiltinSource implements TokenSource {
       owner: CLIENT_GRANT_OWNER,
       provider: provider.name,
       via: 'client_credentials',
+      dialect: provider.dialect ?? 'oauth2',
       now: new Date(this.#now()),
     });
     await this.#store.write(next);

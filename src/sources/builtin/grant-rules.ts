@@ -10,16 +10,20 @@ export interface GrantUpdate {
   owner: string;
   provider: string;
   via: GrantEvent;
+  /** The provider's dialect: in `lark`, a refresh token works once. */
+  dialect: 'oauth2' | 'lark';
   now: Date;
 }
 
 /**
  * The grant after a token response. A provider that does not rotate refresh tokens sends none on
- * refresh: the one we have stays good. A new authorization starts a new grant.
+ * refresh: the one we have stays good (RFC 6749 section 6). Lark's refresh tokens work once, so
+ * there the one just sent is spent and dropped. A new authorization starts a new grant.
  */
 export function applyTokenResponse(update: GrantUpdate): StoredGrant {
   const { previous, response, now, via } = update;
   const continuing = via === 'refreshed' ? previous : null;
+  const keptRefreshToken = update.dialect === 'lark' ? null : (continuing?.refreshToken ?? null);
   const scopes =
     response.scope === null ? (continuing?.scopes ?? null) : response.scope.split(' ').filter(Boolean);
   return {
@@ -27,7 +31,7 @@ export function applyTokenResponse(update: GrantUpdate): StoredGrant {
     provider: update.provider,
     status: 'active',
     accessToken: response.accessToken,
-    refreshToken: response.refreshToken ?? continuing?.refreshToken ?? null,
+    refreshToken: response.refreshToken ?? keptRefreshToken,
     tokenType: response.tokenType,
     expiresAt:
       response.expiresInSeconds === null ? null : new Date(now.getTime() + response.expiresInSeconds * 1000),

@@ -22,7 +22,7 @@ export function refusalOfRefresh(
       code: 'REFRESH_ANSWER_LOST',
       reason:
         `${provider} refused the refresh token (${said}): a refresh sent with it at ${unansweredSince.toISOString()} ` +
-        'got no stored answer (the process stopped, or the connection broke, after sending it), and the new ' +
+        'got no stored answer (the process stopped, the connection broke or the answer was unusable after sending it), and the new ' +
         `refresh token in that answer is lost; ${provider} takes each refresh token once: authorize again`,
     };
   }

@@ -151,6 +151,24 @@ describe('preset: lark against the Lark stand-in', () => {
     }
   });
 
+  it('keeps the refresh marked as sent when Lark answers 200 without an access token', async () => {
+    await using data = await temporaryDataDir();
+    const config = larkConfig(data.dir);
+    const source = builtinSource(config);
+    try {
+      await connect(source);
+      await expireAccessToken(source);
+      // Lark took (and rotated) the refresh token, but the answer we read lacks the access token.
+      lark.dropNextAccessToken = true;
+      await expect(fetchToken(source, config)).rejects.toMatchObject({ code: 'INVALID_SOURCE_RESPONSE' });
+      expect((await source.store.read(OWNER, PROVIDER))!.refreshSentAt).not.toBeNull();
+      const outcome = await fetchToken(source, config);
+      expect(outcome).toMatchObject({ status: 'needs_auth', code: 'REFRESH_ANSWER_LOST' });
+    } finally {
+      await source.close();
+    }
+  });
+
   it('ends the grant 365 days after consent (20037) and after a revocation (20064)', async () => {
     await using data = await temporaryDataDir();
     const config = larkConfig(data.dir);

@@ -124,6 +124,62 @@ describe('BuiltinSource refresh outcomes', () => {
     expect(await store.read('alice', 'demo')).toEqual(expiring);
   });
 
+  /** A store whose writes fail (as on a full disk) from the `from`-th one on, `count` times. */
+  function storeFailingWrites(from: number, count: number): CredentialStore & { writes: number } {
+    class FlakyStore extends CredentialStore {
+      writes = 0;
+      override async write(grant: StoredGrant): Promise<void> {
+        this.writes++;
+        if (this.writes >= from && this.writes < from + count) {
+          throw Object.assign(new Error('no space left on device'), {
+            code: 'CREDENTIAL_STORE_WRITE_FAILED',
+          });
+        }
+        return super.write(grant);
+      }
+    }
+    return new FlakyStore({ dir, encryptionKey: key });
+  }
+  const rotated = async (): Promise<TokenResponse> => ({
+    accessToken: 'AT-new',
+    tokenType: 'Bearer',
+    expiresInSeconds: 3600,
+    refreshToken: 'RT-new',
+    scope: null,
+  });
+
+  it('stores a refresh answer whose first write failed, by writing it again', async () => {
+    // Write 1 marks the refresh as sent; write 2 (the answer) fails once.
+    const flaky = storeFailingWrites(2, 1);
+    const protocol = fakeProtocol(rotated);
+    expect(await fetchAlice(sourceWith(protocol, flaky))).toMatchObject({
+      status: 'token',
+      token: { accessToken: 'AT-new', refreshToken: 'RT-new' },
+    });
+    expect(protocol.calls).toBe(1);
+    expect(await store.read('alice', 'demo')).toMatchObject({
+      accessToken: 'AT-new',
+      refreshToken: 'RT-new',
+      refreshSentAt: null,
+    });
+  });
+
+  it('says that the rotated refresh token could not be stored when every write fails, and keeps the mark', async () => {
+    const flaky = storeFailingWrites(2, Infinity);
+    const error = await fetchAlice(sourceWith(fakeProtocol(rotated), flaky)).catch(
+      (caught: Error & { code: string }) => caught,
+    );
+    expect(error).toMatchObject({ code: 'REFRESH_TOKEN_NOT_STORED' });
+    expect((error as Error).message).toMatch(/demo.*new refresh token.*could not be stored/);
+    expect(JSON.stringify(error) + (error as Error).message).not.toMatch(/AT-new|RT-new/);
+    expect(flaky.writes).toBeGreaterThan(2);
+    // What is on disk says a refresh was sent without a stored answer: a refusal later says the grant was lost.
+    expect(await store.read('alice', 'demo')).toMatchObject({
+      refreshToken: 'RT-old',
+      refreshSentAt: new Date(now),
+    });
+  });
+
   it('answers unavailable on transient trouble and keeps the grant', async () => {
     const source = sourceWith(
       fakeProtocol(() => Promise.reject(failure({ status: 503, retryAfterMs: 30_000 }))),
@@ -220,5 +276,36 @@ describe('BuiltinSource refresh outcomes', () => {
       reason: 'bob has not connected demo',
     });
     expect(protocol.calls).toBe(0);
+  });
+
+  it('drops a spent Lark refresh token the answer did not replace, and asks for authorization once the token expires', async () => {
+    const lark: BuiltinProviderConfig = { ...provider, dialect: 'lark' };
+    const protocol = fakeProtocol(async () => ({
+      accessToken: 'AT-new',
+      tokenType: 'Bearer',
+      expiresInSeconds: 3600,
+      refreshToken: null,
+      scope: null,
+    }));
+    let clock = now;
+    const source = new BuiltinSource({
+      store,
+      providers: [lark],
+      publicUrl: 'http://127.0.0.1:3000',
+      refreshMarginMs: 300_000,
+      larkProtocol: protocol,
+      now: () => clock,
+    });
+    const fetchLark = () =>
+      source.fetchToken({ owner: 'alice', provider: lark, mode: 'cached', signal: NEVER });
+    expect(await fetchLark()).toMatchObject({ status: 'token', token: { accessToken: 'AT-new' } });
+    expect(await store.read('alice', 'demo')).toMatchObject({ accessToken: 'AT-new', refreshToken: null });
+    clock = now + 3_600_000;
+    const outcome = await fetchLark();
+    expect(outcome).toMatchObject({ status: 'needs_auth', code: 'TOKEN_EXPIRED' });
+    expect(outcome.status === 'needs_auth' && outcome.reason).toMatch(
+      /takes each refresh token once.*authorize again/,
+    );
+    expect(protocol.calls).toBe(1);
   });
 });

@@ -63,6 +63,7 @@ describe('applyTokenResponse', () => {
       owner: 'alice',
       provider: 'demo',
       via: 'refreshed',
+      dialect: 'oauth2',
       now: new Date(T0 + 1000),
     });
     expect(next).toEqual({
@@ -75,6 +76,24 @@ describe('applyTokenResponse', () => {
     });
   });
 
+  it('drops a Lark refresh token a refresh did not replace: each one works once', () => {
+    const next = applyTokenResponse({
+      previous: grant,
+      response,
+      owner: 'alice',
+      provider: 'demo',
+      via: 'refreshed',
+      dialect: 'lark',
+      now: new Date(T0 + 1000),
+    });
+    expect(next).toMatchObject({
+      status: 'active',
+      accessToken: 'AT2',
+      refreshToken: null,
+      scopes: ['demo:read'],
+    });
+  });
+
   it('takes a rotated refresh token and granted scopes', () => {
     const next = applyTokenResponse({
       previous: grant,
@@ -82,6 +101,7 @@ describe('applyTokenResponse', () => {
       owner: 'alice',
       provider: 'demo',
       via: 'refreshed',
+      dialect: 'lark',
       now: new Date(T0),
     });
     expect(next).toMatchObject({ refreshToken: 'RT2', scopes: ['demo:read', 'demo:write'], expiresAt: null });
@@ -101,6 +121,7 @@ describe('applyTokenResponse', () => {
       owner: 'alice',
       provider: 'demo',
       via: 'authorized',
+      dialect: 'oauth2',
       now: new Date(T0 + 5000),
     });
     expect(next).toMatchObject({
