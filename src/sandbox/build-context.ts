@@ -1,5 +1,5 @@
 import { readFile, realpath } from 'node:fs/promises';
-import { snapshotFolder } from './folder-snapshot.js';
+import { MAX_SNAPSHOT_DEPTH, snapshotFolder } from './folder-snapshot.js';
 import { createTarArchive, type TarEntry } from './tar-archive.js';
 
 /** A skills folder this big is a mistake (a data set, a virtualenv), not skills. */
@@ -27,7 +27,14 @@ export async function createSkillBuildContext(files: BuildContextFiles): Promise
     skillsDir = null;
   }
   if (skillsDir !== null) {
-    entries.push(...(await snapshotFolder(skillsDir, { prefix: 'skills/', maxBytes: MAX_CONTEXT_BYTES })));
+    entries.push(
+      ...(await snapshotFolder(skillsDir, {
+        prefix: 'skills/',
+        maxBytes: MAX_CONTEXT_BYTES,
+        // Each skill's own folder sits one level down: it may nest as deep as a skill run allows.
+        maxDepth: MAX_SNAPSHOT_DEPTH + 1,
+      })),
+    );
   }
   return createTarArchive(entries);
 }

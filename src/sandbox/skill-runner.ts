@@ -256,7 +256,8 @@ export class SkillRunner {
     const image = skill.image ?? config.sandbox.image;
     let launch: PreparedLaunch;
     let tokenFolderGid: number;
-    let skillFiles: Buffer;
+    // Up to 64 MiB: dropped once it is in the container, not held for the whole run.
+    let skillFiles: Buffer | null;
     try {
       await this.#images.ensure(image, signal);
       launch = await this.#launches.prepare({
@@ -299,6 +300,7 @@ export class SkillRunner {
         skillFiles,
         AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
       );
+      skillFiles = null;
       const chunks = await containers.attach(containerId, output.signal);
       if (signal.aborted) return aborted();
       await containers.start(containerId, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));

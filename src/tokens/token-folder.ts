@@ -140,7 +140,8 @@ export class TokenFolder {
 
   /**
    * Writes the token atomically. An identical token is not rewritten; its file's modification time
-   * is moved to `checkedAt` instead, which is when the source last confirmed it.
+   * is moved to `checkedAt` instead, which is when the source last confirmed it. Either way every
+   * view that declares the provider shows the current file afterwards.
    */
   async write(owner: string, token: TokenFile, checkedAt: Date): Promise<'written' | 'unchanged'> {
     const file = this.filePath(owner, token.provider);
@@ -148,6 +149,9 @@ export class TokenFolder {
       const current = await this.read(owner, token.provider);
       if (current.state === 'present' && isSameToken(current.file, token)) {
         await utimes(file, checkedAt, checkedAt);
+        // A writer that died (or failed) between its rename and the linking left a view on the old
+        // file, and no later write would differ: each write checks the views (one stat each).
+        await this.#views.linkIntoViews(owner, token.provider, path.dirname(file));
         return 'unchanged';
       }
       await this.ensureOwnerDir(owner);

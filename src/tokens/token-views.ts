@@ -81,11 +81,24 @@ export class TokenViews {
     return view;
   }
 
-  /** After a write of `<owner>/<provider>.json`: every view of the owner that declares it shows it. */
+  /**
+   * After a write of `<owner>/<provider>.json` (or a check that it is unchanged): every view of the
+   * owner that declares it shows it. A view that already holds the file costs one stat.
+   */
   async linkIntoViews(owner: string, provider: string, ownerDir: string): Promise<void> {
     const ownerViews = this.#ownerViews(owner);
     const views = await this.#viewsDeclaring(ownerViews, provider);
-    await Promise.all(views.map((view) => this.#sync(ownerDir, ownerViews, view, provider)));
+    if (views.length === 0) return;
+    const current = await statOrNull(path.join(ownerDir, `${provider}.json`));
+    await Promise.all(
+      views.map(async (view) => {
+        if (current !== null) {
+          const shown = await statOrNull(path.join(view, `${provider}.json`));
+          if (shown !== null && shown.ino === current.ino && shown.dev === current.dev) return;
+        }
+        await this.#sync(ownerDir, ownerViews, view, provider);
+      }),
+    );
   }
 
   /** After a removal: the provider's file leaves every view of the owner. */
@@ -180,12 +193,26 @@ export class TokenViews {
     }
   }
 
+  /**
+   * The list of a key never changes, so a whole one is left as it is. It is written under a temp name
+   * and renamed into place, never torn; one a crash left torn anyway (before lists were written so)
+   * is made whole again, since a torn list would keep its view from every later write.
+   */
   async #writeProviderList(file: string, providers: readonly string[]): Promise<void> {
+    const content = `${JSON.stringify(providers)}\n`;
     try {
-      // `wx`: the list of a key never changes, so an existing one is left as it is.
-      await writeFile(file, `${JSON.stringify(providers)}\n`, { flag: 'wx', mode: 0o640 });
+      if ((await readFile(file, 'utf8')) === content) return;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    // The temp name starts with a dot: never taken for a list (nor a view) by `#viewsDeclaring`.
+    const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(temp, content, { flag: 'wx', mode: 0o640 });
+      await rename(temp, file);
+    } catch (error) {
+      await unlinkIfPresent(temp);
+      throw error;
     }
   }
 }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_SKILL_LIMITS } from '../../../src/config/skill-limits.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContainerOwnerProcess } from '../../../src/sandbox/container-labels.js';
 import { EventBus } from '../../../src/events/event-bus.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { formatDeadline } from '../../../src/sandbox/container-labels.js';
@@ -22,6 +24,15 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
 
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-leftovers-'));
+    const skills: Record<string, string> = {
+      // Long enough for the test to find its container; reads its own files from the volume.
+      quick: 'name: quick\ncommand: [sh, -c, "cat /opt/nanoclaw/skills/quick/skill.yaml && sleep 2"]\n',
+      sleeper: 'name: sleeper\ncommand: [sleep, "120"]\ntimeout: 150\n',
+    };
+    for (const [name, manifest] of Object.entries(skills)) {
+      await mkdir(path.join(root, 'skills', name), { recursive: true });
+      await writeFile(path.join(root, 'skills', name, 'skill.yaml'), manifest);
+    }
   });
   afterAll(async () => {
     if (docker.available) {
@@ -35,6 +46,105 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
       );
     }
     await rm(root, { recursive: true, force: true });
+  });
+
+  /** A skill runner over this test's folders, as the process `owner` (another daemon when it differs). */
+  async function runnerAs(owner: Partial<ContainerOwnerProcess>): Promise<SkillRunner> {
+    if (!docker.available) throw new Error('no Docker engine');
+    const sources = new TokenSourceRegistry({});
+    const events = new EventBus();
+    const tokenSync = new TokenSync({
+      config: { providers: [], refresh: { marginMs: 300_000, maxAgeMs: 300_000, concurrency: 1 } },
+      folder: new TokenFolder(path.join(root, 'tokens')),
+      sources,
+      events,
+      logger: silentLogger(),
+    });
+    return new SkillRunner({
+      config: {
+        skillsDir: path.join(root, 'skills'),
+        sandbox: {
+          image: TEST_SKILL_IMAGE,
+          baseImage: TEST_SKILL_IMAGE,
+          network: 'none',
+          tokenGroup: null,
+          limits: DEFAULT_SKILL_LIMITS,
+        },
+      },
+      catalog: await SkillCatalog.load(path.join(root, 'skills')),
+      containers: docker.containers,
+      tokenSync,
+      sources,
+      events,
+      logger: silentLogger(),
+      process: owner,
+    });
+  }
+
+  /**
+   * The volumes a run's container mounts, read from the engine while it exists. Other processes
+   * share this engine (their volumes come and go), so the run's own volumes are followed by name.
+   */
+  async function containerOfRun(runId: string): Promise<{ id: string; volumes: string[] }> {
+    if (!docker.available) throw new Error('no Docker engine');
+    for (let attempt = 0; attempt < 600; attempt += 1) {
+      const [id] = await containersWithLabel(docker.docker, 'nanoclaw.run-id', runId);
+      if (id !== undefined) {
+        made.push(id);
+        const info = await docker.docker.getContainer(id).inspect();
+        const volumes = info.Mounts.filter((mount) => mount.Type === 'volume').map(
+          (mount) => mount.Name ?? '',
+        );
+        return { id, volumes };
+      }
+      await sleep(50);
+    }
+    throw new Error(`no container of run ${runId} appeared`);
+  }
+
+  async function volumeNames(): Promise<Set<string>> {
+    if (!docker.available) throw new Error('no Docker engine');
+    const { Volumes } = await docker.docker.listVolumes();
+    return new Set((Volumes ?? []).map((volume) => volume.Name));
+  }
+
+  it('leaves no anonymous volume behind after a run (the skill files go into one)', async () => {
+    if (!docker.available) return;
+    const runner = await runnerAs({ host: `nanoclaw-test-${randomUUID()}`, instance: randomUUID() });
+    const before = await volumeNames();
+    const { runId, done } = runner.start({ skill: 'quick', owner: 'main' });
+    const { volumes } = await containerOfRun(runId).catch(async (error: unknown) => {
+      await done;
+      throw error;
+    });
+    expect(await done).toMatchObject({ exitCode: 0 });
+
+    expect(volumes.length).toBeGreaterThan(0);
+    for (const volume of volumes) expect(before.has(volume)).toBe(false);
+    const after = await volumeNames();
+    for (const volume of volumes) expect(after.has(volume)).toBe(false);
+  });
+
+  it('leaves no anonymous volume behind when the leftover reaper removes a running container', async () => {
+    if (!docker.available) return;
+    const host = `nanoclaw-test-${randomUUID()}`;
+    // The daemon that started the run, and the one that replaced it after a restart (same pid).
+    const previous = await runnerAs({ host, pid: process.pid, instance: randomUUID() });
+    const restarted = await runnerAs({ host, pid: process.pid, instance: randomUUID() });
+    const { runId, done } = previous.start({ skill: 'sleeper', owner: 'main' });
+    const ended = done.catch(() => null);
+    try {
+      const { id, volumes } = await containerOfRun(runId);
+      expect(volumes.length).toBeGreaterThan(0);
+      // Overdue containers of other processes on this engine may go too: only this one is asserted.
+      expect(await restarted.cleanupLeftovers()).toContain(id);
+      expect(await containersWithLabel(docker.docker, 'nanoclaw.run-id', runId)).toEqual([]);
+      const after = await volumeNames();
+      for (const volume of volumes) expect(after.has(volume)).toBe(false);
+    } finally {
+      await previous.stopAll();
+      await ended;
+    }
   });
 
   it("removes a restarted daemon's containers and overdue ones from a host that is gone, and keeps running ones", async () => {

@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log/logger.js';
 import { archiveSkillFiles } from '../../../src/sandbox/skill-files.js';
@@ -90,5 +92,34 @@ describe("a skill folder swapped for a symlink after the catalog's check", () =>
     expect(await listing(put?.archive ?? Buffer.alloc(0))).toContain('-rwxr-xr-x main.py');
     const order = containers.calls.filter((call) => call.id === container?.id).map((call) => call.method);
     expect(order.indexOf('putArchive')).toBeLessThan(order.indexOf('start'));
+  });
+});
+
+describe('the skill files of a run', () => {
+  it('are not held in memory while the skill runs, once they are in its container', async () => {
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    /** Keeps the archive weakly only: whatever still holds it strongly is the runner. */
+    class WeakArchives extends FakeContainerRuntime {
+      archive: WeakRef<Buffer> | null = null;
+      override async putArchive(id: string, _folder: string, archive: Buffer): Promise<void> {
+        this.calls.push({ method: 'putArchive', id });
+        this.archive = new WeakRef(archive);
+      }
+    }
+    const containers = new WeakArchives();
+    let heldWhileRunning: boolean | null = null;
+    containers.behaviour = async (container) => {
+      for (let round = 0; round < 3; round += 1) {
+        collectGarbage();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      heldWhileRunning = containers.archive?.deref() !== undefined;
+      container.exit(0);
+    };
+    const runner = await bareSkillRunner({ root, containers, logger: silentLogger() });
+    await runner.run({ skill: 'hello', owner: 'main' });
+    expect(containers.archive).not.toBeNull();
+    expect(heldWhileRunning).toBe(false);
   });
 });

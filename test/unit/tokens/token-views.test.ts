@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serializeTokenFile, type TokenFile } from '../../../src/tokens/token-file.js';
 import { TokenFolder } from '../../../src/tokens/token-folder.js';
+import { VIEWS_FOLDER, viewKey } from '../../../src/tokens/token-views.js';
 
 let root: string;
 let folder: TokenFolder;
@@ -99,6 +100,62 @@ describe('TokenFolder views', () => {
     await rm(folder.filePath('alice', 'github'));
     expect(await folder.ensureView('alice', ['github'])).toBe(view);
     expect(await readdir(view)).toEqual([]);
+  });
+});
+
+describe('TokenFolder views after a write that did not reach them', () => {
+  /** What a writer that died between its rename and linking into the views leaves behind. */
+  async function replaceWithoutLinking(owner: string, token: TokenFile): Promise<void> {
+    const file = folder.filePath(owner, token.provider);
+    await writeFile(`${file}.tmp`, serializeTokenFile(token));
+    await rename(`${file}.tmp`, file);
+  }
+
+  it('are brought up to date by the next write of the same token (which changes nothing else)', async () => {
+    await folder.write('alice', tokenFile('github', 'gh-1'), new Date());
+    const view = await folder.ensureView('alice', ['github']);
+    const other = await folder.ensureView('alice', ['github', 'gmail']);
+    await replaceWithoutLinking('alice', tokenFile('github', 'gh-2'));
+    expect(await accessTokenIn(view, 'github')).toBe('gh-1');
+
+    expect(await folder.write('alice', tokenFile('github', 'gh-2'), new Date())).toBe('unchanged');
+    expect(await accessTokenIn(view, 'github')).toBe('gh-2');
+    expect(await accessTokenIn(other, 'github')).toBe('gh-2');
+    expect((await stat(path.join(view, 'github.json'))).ino).toBe(
+      (await stat(folder.filePath('alice', 'github'))).ino,
+    );
+  });
+
+  it('leave an up-to-date view as it is on an unchanged write (the same file, not a new link)', async () => {
+    await folder.write('alice', tokenFile('github', 'gh-1'), new Date());
+    const view = await folder.ensureView('alice', ['github']);
+    const before = await stat(path.join(view, 'github.json'));
+    const folderBefore = await stat(view);
+    expect(await folder.write('alice', tokenFile('github', 'gh-1'), new Date())).toBe('unchanged');
+    expect((await stat(path.join(view, 'github.json'))).ino).toBe(before.ino);
+    // A rename into the view would change the view folder.
+    expect((await stat(view)).mtimeMs).toBe(folderBefore.mtimeMs);
+  });
+});
+
+describe('a view whose provider list was left half-written', () => {
+  it('gets its list made whole again, and then every write of its providers', async () => {
+    const list = path.join(root, VIEWS_FOLDER, 'alice', `${viewKey(['github'])}.providers`);
+    await mkdir(path.dirname(list), { recursive: true });
+    await writeFile(list, '["git');
+
+    const view = await folder.ensureView('alice', ['github']);
+    expect(JSON.parse(await readFile(list, 'utf8'))).toEqual(['github']);
+    await folder.write('alice', tokenFile('github', 'gh-1'), new Date());
+    expect(await accessTokenIn(view, 'github')).toBe('gh-1');
+  });
+
+  it('is never written in place: no temp file is left beside the views', async () => {
+    await folder.ensureView('alice', ['github']);
+    await folder.ensureView('alice', ['github']);
+    expect((await readdir(path.join(root, VIEWS_FOLDER, 'alice'))).sort()).toEqual(
+      [viewKey(['github']), `${viewKey(['github'])}.providers`].sort(),
+    );
   });
 });
 
