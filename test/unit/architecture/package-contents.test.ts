@@ -23,5 +23,7 @@ describe('the published package', () => {
     expect(files).toContain('Dockerfile.skill');
     const allowed = /^(dist\/|skills\/|Dockerfile\.skill$|README\.md$|package\.json$|LICENSE)/;
     expect(files.filter((file) => !allowed.test(file))).toEqual([]);
+    // The bundle the tests build for themselves (dist/test-bin-*, there while the suite runs) stays out.
+    expect(files.filter((file) => file.startsWith('dist/test-bin-'))).toEqual([]);
   }, 60_000);
 });
