@@ -8,10 +8,13 @@ import { chmod, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { HOT_COMMANDS, type HotCommand } from '../src/cli/start/hot-command.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = path.join(root, 'src');
 const distDir = path.join(root, 'dist');
+/** The bundle's entry: it picks a hot command's bundle or the general chunks. */
+const BUNDLE_ENTRY = path.join(srcDir, 'cli', 'start', 'bundle-main.ts');
 /** Where `npm run build` puts the bundle; the package's `bin` points at `nanoclaw.js` in it. */
 export const CLI_BUNDLE_DIR = path.join(distDir, 'bin');
 
@@ -20,11 +23,12 @@ export const CLI_BUNDLE_DIR = path.join(distDir, 'bin');
  * `import.meta.url` in our sources becomes the URL of that file's tsc output in dist/, which sits at
  * the same depth below the package root as the source file does.
  */
-const moduleUrlAsCompiled = (outDir: string): Plugin => ({
+const moduleUrlAsCompiled = (outDir: string, format: 'esm' | 'cjs' = 'esm'): Plugin => ({
   name: 'module-url-as-compiled',
   setup(builder) {
+    const base = format === 'esm' ? 'import.meta.url' : 'require("node:url").pathToFileURL(__filename)';
     builder.onLoad({ filter: /\.ts$/ }, async (args) => {
-      if (!args.path.startsWith(srcDir + path.sep)) return undefined;
+      if (!args.path.startsWith(srcDir + path.sep) || args.path === BUNDLE_ENTRY) return undefined;
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('import.meta.url')) return { contents: source, loader: 'ts' };
       const compiled = path.join(distDir, path.relative(srcDir, args.path)).replace(/\.ts$/, '.js');
@@ -32,7 +36,7 @@ const moduleUrlAsCompiled = (outDir: string): Plugin => ({
       return {
         contents: source.replaceAll(
           'import.meta.url',
-          `new URL(${JSON.stringify(relative)}, import.meta.url).href`,
+          `new URL(${JSON.stringify(relative)}, ${base}).href`,
         ),
         loader: 'ts',
       };
@@ -132,6 +136,83 @@ const configZodOfItsOwn: Plugin = {
   },
 };
 
+/**
+ * For a hot command's bundle: every other command's module becomes one that fails if ever run. The
+ * entry only picks this bundle when the arguments name the command, so they never are.
+ */
+const onlyCommand = (command: HotCommand): Plugin => ({
+  name: 'only-command',
+  setup(builder) {
+    const runCli = path.join(srcDir, 'cli', 'run-cli.ts');
+    builder.onResolve({ filter: /^\.\/commands\/[a-z-]+\.js$/ }, (args) =>
+      args.importer === runCli && args.path !== `./commands/${command}.js`
+        ? { path: args.path, namespace: 'not-in-this-bundle' }
+        : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'not-in-this-bundle' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in the ${command} bundle`)});`,
+      loader: 'js',
+    }));
+  },
+});
+
+/** The Nango SDK, loaded by a hot command only when it asks Nango: a bundle of its own beside it. */
+const NANGO_SDK_BUNDLE = 'nango-sdk.cjs';
+const nangoSdkApart: Plugin = {
+  name: 'nango-sdk-apart',
+  setup(builder) {
+    builder.onResolve({ filter: /^@nangohq\/node$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: `./${NANGO_SDK_BUNDLE}`, external: true } : undefined,
+    );
+  },
+};
+
+/**
+ * commander loads child_process (and with it net, dgram...) for its executable subcommands, which
+ * nanoclaw has none of: it is required the first time commander would spawn one.
+ */
+const commanderSpawnOnDemand: Plugin = {
+  name: 'commander-spawn-on-demand',
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const statement = "const childProcess = require('node:child_process');";
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes(statement)) {
+        throw new Error(`"${statement}" is no longer in ${args.path}: update scripts/build-cli.ts`);
+      }
+      return {
+        contents: source.replace(
+          statement,
+          "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+        ),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * For a hot command's bundle: the Nango webhook parser (the one user of the full Zod on a sync's way)
+ * is initialized the first time a webhook comes, not when the sources are built.
+ */
+const nangoWebhookParserOnDemand: Plugin = {
+  name: 'nango-webhook-parser-on-demand',
+  setup(builder) {
+    const handler = path.join(srcDir, 'sources', 'nango', 'nango-webhook-handler.ts');
+    const parser = path.join(srcDir, 'sources', 'nango', 'parse-nango-webhook.ts');
+    builder.onResolve({ filter: /^\.\/parse-nango-webhook\.js$/ }, (args) =>
+      args.importer === handler ? { path: parser, namespace: 'on-demand' } : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'on-demand' }, (args) => ({
+      contents:
+        'export function parseNangoWebhook(value) {\n' +
+        `  return require(${JSON.stringify(args.path)}).parseNangoWebhook(value);\n}\n`,
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 export interface BuiltCli {
   /** The entry to run with node. */
   entry: string;
@@ -142,8 +223,9 @@ export interface BuiltCli {
 /** Bundles the CLI into `outDir` (emptied first). */
 export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
   await rm(outDir, { recursive: true, force: true });
-  const result = await build({
-    entryPoints: { nanoclaw: path.join(srcDir, 'cli', 'main.ts') },
+  const external = ['*.node', 'cpu-features', ...ON_DEMAND_FILES];
+  const general = await build({
+    entryPoints: { nanoclaw: BUNDLE_ENTRY },
     outdir: outDir,
     bundle: true,
     splitting: true,
@@ -151,7 +233,7 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
     platform: 'node',
     target: 'node20.17',
     // Optional native add-ons (ssh2's, cpu-features): their JavaScript fallbacks run instead.
-    external: ['*.node', 'cpu-features', ...ON_DEMAND_FILES],
+    external,
     // Bundled CommonJS packages call require() for Node's own modules, and some name their own file
     // (write-file-atomic hashes __filename into its temporary names): here, the chunk's.
     banner: {
@@ -165,17 +247,65 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
         'const __dirname = __nanoclawDirname(__filename);',
       ].join('\n'),
     },
-    plugins: [configZodOfItsOwn, moduleUrlAsCompiled(outDir), zodCoreWithoutLocales, dockerClientOnDemand],
+    plugins: [
+      configZodOfItsOwn,
+      moduleUrlAsCompiled(outDir),
+      zodCoreWithoutLocales,
+      dockerClientOnDemand,
+      commanderSpawnOnDemand,
+    ],
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
     absWorkingDir: root,
   });
+  // The hot commands: one CommonJS file each (what Node 20 can keep compiled code for), with the
+  // whole command line but only that command's code.
+  const common = {
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20.17',
+    external,
+    // import() of what is bundled or beside it becomes require(): nothing goes through the ESM loader.
+    supported: { 'dynamic-import': false },
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+    absWorkingDir: root,
+  } as const;
+  const hot = await Promise.all(
+    HOT_COMMANDS.map((command) =>
+      build({
+        ...common,
+        entryPoints: [path.join(srcDir, 'cli', 'run-main.ts')],
+        outfile: path.join(outDir, `hot-${command}.cjs`),
+        plugins: [
+          onlyCommand(command),
+          nangoSdkApart,
+          nangoWebhookParserOnDemand,
+          commanderSpawnOnDemand,
+          configZodOfItsOwn,
+          moduleUrlAsCompiled(outDir, 'cjs'),
+          zodCoreWithoutLocales,
+        ],
+      }),
+    ),
+  );
+  const sdk = await build({
+    ...common,
+    stdin: { contents: "module.exports = require('@nangohq/node');", resolveDir: root, loader: 'js' },
+    outfile: path.join(outDir, NANGO_SDK_BUNDLE),
+  });
+  const metafile: Metafile = { inputs: {}, outputs: {} };
+  for (const result of [general, ...hot, sdk]) {
+    Object.assign(metafile.inputs, result.metafile.inputs);
+    Object.assign(metafile.outputs, result.metafile.outputs);
+  }
   const entry = path.join(outDir, 'nanoclaw.js');
   await chmod(entry, 0o755);
-  return { entry, metafile: result.metafile };
+  return { entry, metafile };
 }
-
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const { metafile } = await buildCli();
   const outputs = Object.values(metafile.outputs);
