@@ -34,10 +34,7 @@ const moduleUrlAsCompiled = (outDir: string, format: 'esm' | 'cjs' = 'esm'): Plu
       const compiled = path.join(distDir, path.relative(srcDir, args.path)).replace(/\.ts$/, '.js');
       const relative = path.relative(outDir, compiled).split(path.sep).join('/');
       return {
-        contents: source.replaceAll(
-          'import.meta.url',
-          `new URL(${JSON.stringify(relative)}, ${base}).href`,
-        ),
+        contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(relative)}, ${base}).href`),
         loader: 'ts',
       };
     });
@@ -213,6 +210,44 @@ const nangoWebhookParserOnDemand: Plugin = {
   },
 };
 
+/**
+ * For a hot command's bundle: packages that only writing a file or taking a grant's lock uses (a warm
+ * sync or a status does neither) are initialized the first time they are called. Each default export
+ * becomes a stand-in that requires the bundled package on its first call.
+ */
+const WRITE_ONLY_PACKAGES: Readonly<Record<string, string>> = {
+  'write-file-atomic':
+    'function writeFileAtomic(...args) { return load()(...args); }\n' +
+    'writeFileAtomic.sync = (...args) => load().sync(...args);\n' +
+    'export default writeFileAtomic;\n',
+  'proper-lockfile':
+    'export default {\n' +
+    '  lock: (...args) => load().lock(...args),\n' +
+    '  unlock: (...args) => load().unlock(...args),\n' +
+    '  check: (...args) => load().check(...args),\n' +
+    '};\n',
+};
+const writeOnlyPackagesOnDemand: Plugin = {
+  name: 'write-only-packages-on-demand',
+  setup(builder) {
+    const names = Object.keys(WRITE_ONLY_PACKAGES).map((name) => name.replace(/[-/]/g, '\\$&'));
+    builder.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
+      args.namespace === 'file' && args.importer.startsWith(srcDir + path.sep)
+        ? { path: args.path, namespace: 'write-only' }
+        : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'write-only' }, async (args) => {
+      const real = await builder.resolve(args.path, { kind: 'require-call', resolveDir: srcDir });
+      return {
+        contents:
+          `const load = () => require(${JSON.stringify(real.path)});\n` + WRITE_ONLY_PACKAGES[args.path]!,
+        loader: 'js',
+        resolveDir: root,
+      };
+    });
+  },
+};
+
 export interface BuiltCli {
   /** The entry to run with node. */
   entry: string;
@@ -284,6 +319,7 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
           onlyCommand(command),
           nangoSdkApart,
           nangoWebhookParserOnDemand,
+          writeOnlyPackagesOnDemand,
           commanderSpawnOnDemand,
           configZodOfItsOwn,
           moduleUrlAsCompiled(outDir, 'cjs'),
