@@ -189,31 +189,30 @@ const commanderSpawnOnDemand: Plugin = {
 };
 
 /**
- * For a hot command's bundle: the Nango webhook parser (the one user of the full Zod on a sync's way)
- * is initialized the first time a webhook comes, not when the sources are built.
+ * For a hot command's bundle: webhooks only come to `serve`, so the Nango webhook parser (and the full
+ * Zod it is the only one on a sync's way to use) stays out; its stand-in fails if ever called.
  */
-const nangoWebhookParserOnDemand: Plugin = {
-  name: 'nango-webhook-parser-on-demand',
+const noNangoWebhookParser: Plugin = {
+  name: 'no-nango-webhook-parser',
   setup(builder) {
     const handler = path.join(srcDir, 'sources', 'nango', 'nango-webhook-handler.ts');
-    const parser = path.join(srcDir, 'sources', 'nango', 'parse-nango-webhook.ts');
     builder.onResolve({ filter: /^\.\/parse-nango-webhook\.js$/ }, (args) =>
-      args.importer === handler ? { path: parser, namespace: 'on-demand' } : undefined,
+      args.importer === handler ? { path: args.path, namespace: 'webhook-parser-stand-in' } : undefined,
     );
-    builder.onLoad({ filter: /.*/, namespace: 'on-demand' }, (args) => ({
+    builder.onLoad({ filter: /.*/, namespace: 'webhook-parser-stand-in' }, (args) => ({
       contents:
-        'export function parseNangoWebhook(value) {\n' +
-        `  return require(${JSON.stringify(args.path)}).parseNangoWebhook(value);\n}\n`,
+        'export function parseNangoWebhook() {\n' +
+        `  throw new Error(${JSON.stringify(`${args.path} is not in this bundle`)});\n}\n`,
       loader: 'js',
-      resolveDir: path.dirname(args.path),
     }));
   },
 };
 
 /**
  * For a hot command's bundle: packages that only writing a file or taking a grant's lock uses (a warm
- * sync or a status does neither) are initialized the first time they are called. Each default export
- * becomes a stand-in that requires the bundled package on its first call.
+ * sync or a status does neither) stay out of it, and are required from the installed packages the
+ * first time they are called (they share no classes with the bundle). Each default export becomes a
+ * stand-in that does so.
  */
 const WRITE_ONLY_PACKAGES: Readonly<Record<string, string>> = {
   'write-file-atomic':
@@ -236,15 +235,11 @@ const writeOnlyPackagesOnDemand: Plugin = {
         ? { path: args.path, namespace: 'write-only' }
         : undefined,
     );
-    builder.onLoad({ filter: /.*/, namespace: 'write-only' }, async (args) => {
-      const real = await builder.resolve(args.path, { kind: 'require-call', resolveDir: srcDir });
-      return {
-        contents:
-          `const load = () => require(${JSON.stringify(real.path)});\n` + WRITE_ONLY_PACKAGES[args.path]!,
-        loader: 'js',
-        resolveDir: root,
-      };
-    });
+    builder.onLoad({ filter: /.*/, namespace: 'write-only' }, (args) => ({
+      contents:
+        `const load = () => require(${JSON.stringify(args.path)});\n` + WRITE_ONLY_PACKAGES[args.path]!,
+      loader: 'js',
+    }));
   },
 };
 
@@ -304,6 +299,8 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
     external,
     // import() of what is bundled or beside it becomes require(): nothing goes through the ESM loader.
     supported: { 'dynamic-import': false },
+    minify: process.env.NC_MINIFY === '1',
+    keepNames: true,
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
@@ -313,12 +310,13 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
     HOT_COMMANDS.map((command) =>
       build({
         ...common,
+        external: [...external, ...Object.keys(WRITE_ONLY_PACKAGES)],
         entryPoints: [path.join(srcDir, 'cli', 'run-main.ts')],
         outfile: path.join(outDir, `hot-${command}.cjs`),
         plugins: [
           onlyCommand(command),
           nangoSdkApart,
-          nangoWebhookParserOnDemand,
+          noNangoWebhookParser,
           writeOnlyPackagesOnDemand,
           commanderSpawnOnDemand,
           configZodOfItsOwn,
