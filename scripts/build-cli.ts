@@ -4,7 +4,7 @@
  * Run by `npm run build` after tsc, whose per-file output in dist/ stays what a library import uses;
  * tests call `buildCli` to bundle into a folder of their own.
  */
-import { chmod, readFile, rm } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
@@ -254,9 +254,12 @@ export interface BuiltCli {
 export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
   await rm(outDir, { recursive: true, force: true });
   const external = ['*.node', 'cpu-features', ...ON_DEMAND_FILES];
+  // Every command but the hot ones: ES module chunks, one per command. In a folder of CommonJS
+  // (the entry and the hot bundles are), so they end in .mjs.
   const general = await build({
-    entryPoints: { nanoclaw: BUNDLE_ENTRY },
+    entryPoints: { 'run-main': path.join(srcDir, 'cli', 'run-main.ts') },
     outdir: outDir,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -331,8 +334,35 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
     stdin: { contents: "module.exports = require('@nangohq/node');", resolveDir: root, loader: 'js' },
     outfile: path.join(outDir, NANGO_SDK_BUNDLE),
   });
+  const entryBuild = await build({
+    ...common,
+    entryPoints: [BUNDLE_ENTRY],
+    outfile: path.join(outDir, 'nanoclaw.js'),
+    // The general way: the ES module chunks beside it, imported as they are.
+    supported: {},
+    define: { 'import.meta.url': '__nanoclawEntryUrl' },
+    banner: {
+      js: [
+        '#!/usr/bin/env node',
+        "const __nanoclawEntryUrl = require('node:url').pathToFileURL(__filename).href;",
+      ].join('\n'),
+    },
+    plugins: [
+      {
+        name: 'general-chunks-beside',
+        setup(builder) {
+          builder.onResolve({ filter: /^\.\.\/run-main\.js$/ }, () => ({
+            path: './run-main.mjs',
+            external: true,
+          }));
+        },
+      },
+    ],
+  });
+  // The entry and the hot bundles are CommonJS, in a package whose files are ES modules by default.
+  await writeFile(path.join(outDir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
   const metafile: Metafile = { inputs: {}, outputs: {} };
-  for (const result of [general, ...hot, sdk]) {
+  for (const result of [general, ...hot, sdk, entryBuild]) {
     Object.assign(metafile.inputs, result.metafile.inputs);
     Object.assign(metafile.outputs, result.metafile.outputs);
   }
