@@ -243,6 +243,36 @@ const writeOnlyPackagesOnDemand: Plugin = {
   },
 };
 
+/**
+ * For a hot command's bundle: yaml as ES modules (its `default` export condition), so that only its
+ * parser goes in, not the whole CommonJS build. Its warnings still go to process.emitWarning, as
+ * the Node build sends them.
+ */
+const yamlAsModules: Plugin = {
+  name: 'yaml-as-modules',
+  setup(builder) {
+    builder.onResolve({ filter: /^yaml$/ }, async (args) => {
+      if (args.pluginData === 'yaml-as-modules') return undefined;
+      const resolved = await builder.resolve('yaml', {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: 'yaml-as-modules',
+      });
+      return { path: path.join(path.dirname(resolved.path), '..', 'browser', 'index.js') };
+    });
+    builder.onLoad({ filter: /[\\/]yaml[\\/]browser[\\/]dist[\\/]log\.js$/ }, () => ({
+      contents:
+        "export function debug(logLevel, ...messages) { if (logLevel === 'debug') console.log(...messages); }\n" +
+        'export function warn(logLevel, warning) {\n' +
+        "  if (logLevel === 'debug' || logLevel === 'warn') {\n" +
+        "    if (typeof process.emitWarning === 'function') process.emitWarning(warning);\n" +
+        '    else console.warn(warning);\n' +
+        '  }\n}\n',
+      loader: 'js',
+    }));
+  },
+};
+
 export interface BuiltCli {
   /** The entry to run with node. */
   entry: string;
@@ -302,8 +332,6 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
     external,
     // import() of what is bundled or beside it becomes require(): nothing goes through the ESM loader.
     supported: { 'dynamic-import': false },
-    minify: process.env.NC_MINIFY === '1',
-    keepNames: true,
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
@@ -321,6 +349,7 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
           nangoSdkApart,
           noNangoWebhookParser,
           writeOnlyPackagesOnDemand,
+          yamlAsModules,
           commanderSpawnOnDemand,
           configZodOfItsOwn,
           moduleUrlAsCompiled(outDir, 'cjs'),
