@@ -273,6 +273,39 @@ const yamlAsModules: Plugin = {
   },
 };
 
+/**
+ * For a hot command's bundle: node:crypto (a dozen internal modules) is loaded the first time one of
+ * its exports is used, not when a module that imports it initializes: a warm sync or a status hashes
+ * and encrypts nothing. The stand-in lists crypto's exports as they are in the Node that builds;
+ * reading any of them loads the real module.
+ */
+const cryptoOnDemand: Plugin = {
+  name: 'crypto-on-demand',
+  setup(builder) {
+    builder.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
+      args.namespace === 'file' ? { path: 'node:crypto', namespace: 'crypto-on-demand' } : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'crypto-on-demand' }, async () => {
+      const keys = Object.keys(await import('node:crypto')).filter((key) => key !== 'default');
+      return {
+        contents: [
+          'let real;',
+          "const load = () => (real ??= require('node:crypto'));",
+          `const keys = ${JSON.stringify(keys)};`,
+          'module.exports = new Proxy({}, {',
+          '  get: (_, key) => load()[key],',
+          '  has: (_, key) => key in load(),',
+          '  ownKeys: () => keys,',
+          '  getOwnPropertyDescriptor: (_, key) =>',
+          '    keys.includes(key) ? { enumerable: true, configurable: true, get: () => load()[key] } : undefined,',
+          '});',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
 export interface BuiltCli {
   /** The entry to run with node. */
   entry: string;
@@ -350,6 +383,7 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
           noNangoWebhookParser,
           writeOnlyPackagesOnDemand,
           yamlAsModules,
+          cryptoOnDemand,
           commanderSpawnOnDemand,
           configZodOfItsOwn,
           moduleUrlAsCompiled(outDir, 'cjs'),

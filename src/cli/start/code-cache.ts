@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import os from 'node:os';
@@ -23,26 +22,20 @@ export function useCodeCache(bundleDir: string, env: NodeJS.ProcessEnv = process
   const original = proto._compile;
   proto._compile = function compileWithCache(this: Module, content: string, filename: string) {
     if (!filename.startsWith(prefix)) return original.call(this, content, filename);
-    // The file as it is on disk (its size, change time and inode: a rebuilt or edited file gets a new
+    // The file as it is on disk (its size, times and inode: a rebuilt or edited file gets a new
     // entry) for this Node: cheaper than hashing megabytes of source on every start.
     let key: string;
     try {
       const file = statSync(filename, { bigint: true });
-      key = createHash('sha256')
-        .update(
-          [
-            process.version,
-            process.arch,
-            filename,
-            content.length,
-            file.size,
-            file.mtimeNs,
-            file.ctimeNs,
-            file.ino,
-          ].join('\0'),
-        )
-        .digest('hex')
-        .slice(0, 40);
+      key = [
+        path.basename(filename, '.cjs'),
+        fnv1a(`${process.version}\0${process.arch}\0${filename}`),
+        content.length.toString(36),
+        file.size.toString(36),
+        file.mtimeNs.toString(36),
+        file.ctimeNs.toString(36),
+        file.ino.toString(36),
+      ].join('-');
     } catch {
       return original.call(this, content, filename);
     }
@@ -72,6 +65,15 @@ export function useCodeCache(bundleDir: string, env: NodeJS.ProcessEnv = process
     }
     return result;
   };
+}
+
+/** FNV-1a, 32 bits, in base 36: names the Node and the file's path in an entry's name. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) {
+    hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193) >>> 0;
+  }
+  return hash.toString(36);
 }
 
 function ownCacheDir(env: NodeJS.ProcessEnv): string | null {
