@@ -2,6 +2,7 @@ import module from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useCodeCache } from './code-cache.js';
+import type { runMain as RunMain } from '../run-main.js';
 import { hotCommandOf } from './hot-command.js';
 
 /**
@@ -15,9 +16,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const hot = hotCommandOf(process.argv.slice(2));
 let started: Promise<void>;
 if (hot !== null) {
+  // Kept for the life of the process: it stores what the command compiled when the process ends.
   useCodeCache(here);
   const bundle = path.join(here, `hot-${hot}.cjs`);
-  const { runMain } = module.createRequire(import.meta.url)(bundle) as typeof import('../run-main.js');
+  const { runMain } = module.createRequire(import.meta.url)(bundle) as {
+    runMain: typeof RunMain;
+  };
   started = runMain();
 } else {
   (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
