@@ -1,17 +1,24 @@
 /**
- * Bundles the CLI into dist/bin/: `nanoclaw.js` (the package's `bin`) plus one chunk per command, so a
- * process loads only the code of the command it runs, from a handful of files instead of thousands.
+ * Bundles the CLI into dist/bin/, so a process loads only the code of the command it runs, from a
+ * handful of files instead of thousands:
+ * - `nanoclaw.js` (the package's `bin`): a small CommonJS entry that picks one of the following;
+ * - `hot-sync.cjs`, `hot-status.cjs`: the hot commands (hosts run them before every container start),
+ *   one CommonJS file each, loaded through V8's code cache (src/cli/start/code-cache.ts), with only
+ *   what that command runs (`nango-sdk.cjs` beside them: the Nango SDK, for a sync that asks Nango);
+ * - `run-main.mjs` and one ES module chunk per command for every other command.
  * Run by `npm run build` after tsc, whose per-file output in dist/ stays what a library import uses;
- * tests call `buildCli` to bundle into a folder of their own.
- */
-import { chmod, readFile, rm } from 'node:fs/promises';
+ * tests call `buildCli` to bundle into a folder of their own. */
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { HOT_COMMANDS, type HotCommand } from '../src/cli/start/hot-command.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = path.join(root, 'src');
 const distDir = path.join(root, 'dist');
+/** The bundle's entry: it picks a hot command's bundle or the general chunks. */
+const BUNDLE_ENTRY = path.join(srcDir, 'cli', 'start', 'bundle-main.ts');
 /** Where `npm run build` puts the bundle; the package's `bin` points at `nanoclaw.js` in it. */
 export const CLI_BUNDLE_DIR = path.join(distDir, 'bin');
 
@@ -20,20 +27,18 @@ export const CLI_BUNDLE_DIR = path.join(distDir, 'bin');
  * `import.meta.url` in our sources becomes the URL of that file's tsc output in dist/, which sits at
  * the same depth below the package root as the source file does.
  */
-const moduleUrlAsCompiled = (outDir: string): Plugin => ({
+const moduleUrlAsCompiled = (outDir: string, format: 'esm' | 'cjs' = 'esm'): Plugin => ({
   name: 'module-url-as-compiled',
   setup(builder) {
+    const base = format === 'esm' ? 'import.meta.url' : 'require("node:url").pathToFileURL(__filename)';
     builder.onLoad({ filter: /\.ts$/ }, async (args) => {
-      if (!args.path.startsWith(srcDir + path.sep)) return undefined;
+      if (!args.path.startsWith(srcDir + path.sep) || args.path === BUNDLE_ENTRY) return undefined;
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('import.meta.url')) return { contents: source, loader: 'ts' };
       const compiled = path.join(distDir, path.relative(srcDir, args.path)).replace(/\.ts$/, '.js');
       const relative = path.relative(outDir, compiled).split(path.sep).join('/');
       return {
-        contents: source.replaceAll(
-          'import.meta.url',
-          `new URL(${JSON.stringify(relative)}, import.meta.url).href`,
-        ),
+        contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(relative)}, ${base}).href`),
         loader: 'ts',
       };
     });
@@ -132,6 +137,179 @@ const configZodOfItsOwn: Plugin = {
   },
 };
 
+/**
+ * For a hot command's bundle: every other command's module becomes one that fails if ever run. The
+ * entry only picks this bundle when the arguments name the command, so they never are.
+ */
+const onlyCommand = (command: HotCommand): Plugin => ({
+  name: 'only-command',
+  setup(builder) {
+    const runCli = path.join(srcDir, 'cli', 'run-cli.ts');
+    builder.onResolve({ filter: /^\.\/commands\/[a-z-]+\.js$/ }, (args) =>
+      args.importer === runCli && args.path !== `./commands/${command}.js`
+        ? { path: args.path, namespace: 'not-in-this-bundle' }
+        : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'not-in-this-bundle' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in the ${command} bundle`)});`,
+      loader: 'js',
+    }));
+  },
+});
+
+/** The Nango SDK, loaded by a hot command only when it asks Nango: a bundle of its own beside it. */
+const NANGO_SDK_BUNDLE = 'nango-sdk.cjs';
+const nangoSdkApart: Plugin = {
+  name: 'nango-sdk-apart',
+  setup(builder) {
+    builder.onResolve({ filter: /^@nangohq\/node$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: `./${NANGO_SDK_BUNDLE}`, external: true } : undefined,
+    );
+  },
+};
+
+/**
+ * commander loads child_process (and with it net, dgram...) for its executable subcommands, which
+ * nanoclaw has none of: it is required the first time commander would spawn one.
+ */
+const commanderSpawnOnDemand: Plugin = {
+  name: 'commander-spawn-on-demand',
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const statement = "const childProcess = require('node:child_process');";
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes(statement)) {
+        throw new Error(`"${statement}" is no longer in ${args.path}: update scripts/build-cli.ts`);
+      }
+      return {
+        contents: source.replace(
+          statement,
+          "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+        ),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * For a hot command's bundle: webhooks only come to `serve`, so the Nango webhook parser (and the full
+ * Zod it is the only one on a sync's way to use) stays out; its stand-in fails if ever called.
+ */
+const noNangoWebhookParser: Plugin = {
+  name: 'no-nango-webhook-parser',
+  setup(builder) {
+    const handler = path.join(srcDir, 'sources', 'nango', 'nango-webhook-handler.ts');
+    builder.onResolve({ filter: /^\.\/parse-nango-webhook\.js$/ }, (args) =>
+      args.importer === handler ? { path: args.path, namespace: 'webhook-parser-stand-in' } : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'webhook-parser-stand-in' }, (args) => ({
+      contents:
+        'export function parseNangoWebhook() {\n' +
+        `  throw new Error(${JSON.stringify(`${args.path} is not in this bundle`)});\n}\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * For a hot command's bundle: packages that only writing a file or taking a grant's lock uses (a warm
+ * sync or a status does neither) stay out of it, and are required from the installed packages the
+ * first time they are called (they share no classes with the bundle). Each default export becomes a
+ * stand-in that does so.
+ */
+const WRITE_ONLY_PACKAGES: Readonly<Record<string, string>> = {
+  'write-file-atomic':
+    'function writeFileAtomic(...args) { return load()(...args); }\n' +
+    'writeFileAtomic.sync = (...args) => load().sync(...args);\n' +
+    'export default writeFileAtomic;\n',
+  'proper-lockfile':
+    'export default {\n' +
+    '  lock: (...args) => load().lock(...args),\n' +
+    '  unlock: (...args) => load().unlock(...args),\n' +
+    '  check: (...args) => load().check(...args),\n' +
+    '};\n',
+};
+const writeOnlyPackagesOnDemand: Plugin = {
+  name: 'write-only-packages-on-demand',
+  setup(builder) {
+    const names = Object.keys(WRITE_ONLY_PACKAGES).map((name) => name.replace(/[-/]/g, '\\$&'));
+    builder.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
+      args.namespace === 'file' && args.importer.startsWith(srcDir + path.sep)
+        ? { path: args.path, namespace: 'write-only' }
+        : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'write-only' }, (args) => ({
+      contents:
+        `const load = () => require(${JSON.stringify(args.path)});\n` + WRITE_ONLY_PACKAGES[args.path]!,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * For a hot command's bundle: yaml as ES modules (its `default` export condition), so that only its
+ * parser goes in, not the whole CommonJS build. Its warnings still go to process.emitWarning, as
+ * the Node build sends them.
+ */
+const yamlAsModules: Plugin = {
+  name: 'yaml-as-modules',
+  setup(builder) {
+    builder.onResolve({ filter: /^yaml$/ }, async (args) => {
+      if (args.pluginData === 'yaml-as-modules') return undefined;
+      const resolved = await builder.resolve('yaml', {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: 'yaml-as-modules',
+      });
+      return { path: path.join(path.dirname(resolved.path), '..', 'browser', 'index.js') };
+    });
+    builder.onLoad({ filter: /[\\/]yaml[\\/]browser[\\/]dist[\\/]log\.js$/ }, () => ({
+      contents:
+        "export function debug(logLevel, ...messages) { if (logLevel === 'debug') console.log(...messages); }\n" +
+        'export function warn(logLevel, warning) {\n' +
+        "  if (logLevel === 'debug' || logLevel === 'warn') {\n" +
+        "    if (typeof process.emitWarning === 'function') process.emitWarning(warning);\n" +
+        '    else console.warn(warning);\n' +
+        '  }\n}\n',
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * For a hot command's bundle: node:crypto (a dozen internal modules) is loaded the first time one of
+ * its exports is used, not when a module that imports it initializes: a warm sync or a status hashes
+ * and encrypts nothing. The stand-in lists crypto's exports as they are in the Node that builds;
+ * reading any of them loads the real module.
+ */
+const cryptoOnDemand: Plugin = {
+  name: 'crypto-on-demand',
+  setup(builder) {
+    builder.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
+      args.namespace === 'file' ? { path: 'node:crypto', namespace: 'crypto-on-demand' } : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'crypto-on-demand' }, async () => {
+      const keys = Object.keys(await import('node:crypto')).filter((key) => key !== 'default');
+      return {
+        contents: [
+          'let real;',
+          "const load = () => (real ??= require('node:crypto'));",
+          `const keys = ${JSON.stringify(keys)};`,
+          'module.exports = new Proxy({}, {',
+          '  get: (_, key) => load()[key],',
+          '  has: (_, key) => key in load(),',
+          '  ownKeys: () => keys,',
+          '  getOwnPropertyDescriptor: (_, key) =>',
+          '    keys.includes(key) ? { enumerable: true, configurable: true, get: () => load()[key] } : undefined,',
+          '});',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
 export interface BuiltCli {
   /** The entry to run with node. */
   entry: string;
@@ -142,16 +320,20 @@ export interface BuiltCli {
 /** Bundles the CLI into `outDir` (emptied first). */
 export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
   await rm(outDir, { recursive: true, force: true });
-  const result = await build({
-    entryPoints: { nanoclaw: path.join(srcDir, 'cli', 'main.ts') },
+  const external = ['*.node', 'cpu-features', ...ON_DEMAND_FILES];
+  // Every command but the hot ones: ES module chunks, one per command. In a folder of CommonJS
+  // (the entry and the hot bundles are), so they end in .mjs.
+  const general = await build({
+    entryPoints: { 'run-main': path.join(srcDir, 'cli', 'run-main.ts') },
     outdir: outDir,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node20.17',
     // Optional native add-ons (ssh2's, cpu-features): their JavaScript fallbacks run instead.
-    external: ['*.node', 'cpu-features', ...ON_DEMAND_FILES],
+    external,
     // Bundled CommonJS packages call require() for Node's own modules, and some name their own file
     // (write-file-atomic hashes __filename into its temporary names): here, the chunk's.
     banner: {
@@ -165,17 +347,99 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
         'const __dirname = __nanoclawDirname(__filename);',
       ].join('\n'),
     },
-    plugins: [configZodOfItsOwn, moduleUrlAsCompiled(outDir), zodCoreWithoutLocales, dockerClientOnDemand],
+    plugins: [
+      configZodOfItsOwn,
+      moduleUrlAsCompiled(outDir),
+      zodCoreWithoutLocales,
+      dockerClientOnDemand,
+      commanderSpawnOnDemand,
+    ],
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
     absWorkingDir: root,
   });
+  // The hot commands: one CommonJS file each (what Node 20 can keep compiled code for), with the
+  // whole command line but only that command's code.
+  const common = {
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20.17',
+    external,
+    // import() of what is bundled or beside it becomes require(): nothing goes through the ESM loader.
+    supported: { 'dynamic-import': false },
+    // Less to read and scan at every start. Names stay (errors name themselves after their class).
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+    absWorkingDir: root,
+  } as const;
+  const hot = await Promise.all(
+    HOT_COMMANDS.map((command) =>
+      build({
+        ...common,
+        external: [...external, ...Object.keys(WRITE_ONLY_PACKAGES)],
+        entryPoints: [path.join(srcDir, 'cli', 'run-main.ts')],
+        outfile: path.join(outDir, `hot-${command}.cjs`),
+        plugins: [
+          onlyCommand(command),
+          nangoSdkApart,
+          noNangoWebhookParser,
+          writeOnlyPackagesOnDemand,
+          yamlAsModules,
+          cryptoOnDemand,
+          commanderSpawnOnDemand,
+          configZodOfItsOwn,
+          moduleUrlAsCompiled(outDir, 'cjs'),
+          zodCoreWithoutLocales,
+        ],
+      }),
+    ),
+  );
+  const sdk = await build({
+    ...common,
+    stdin: { contents: "module.exports = require('@nangohq/node');", resolveDir: root, loader: 'js' },
+    outfile: path.join(outDir, NANGO_SDK_BUNDLE),
+  });
+  const entryBuild = await build({
+    ...common,
+    entryPoints: [BUNDLE_ENTRY],
+    outfile: path.join(outDir, 'nanoclaw.js'),
+    // The general way: the ES module chunks beside it, imported as they are.
+    supported: {},
+    define: { 'import.meta.url': '__nanoclawEntryUrl' },
+    banner: {
+      js: [
+        '#!/usr/bin/env node',
+        "const __nanoclawEntryUrl = require('node:url').pathToFileURL(__filename).href;",
+      ].join('\n'),
+    },
+    plugins: [
+      {
+        name: 'general-chunks-beside',
+        setup(builder) {
+          builder.onResolve({ filter: /^\.\.\/run-main\.js$/ }, () => ({
+            path: './run-main.mjs',
+            external: true,
+          }));
+        },
+      },
+    ],
+  });
+  // The entry and the hot bundles are CommonJS, in a package whose files are ES modules by default.
+  await writeFile(path.join(outDir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
+  const metafile: Metafile = { inputs: {}, outputs: {} };
+  for (const result of [general, ...hot, sdk, entryBuild]) {
+    Object.assign(metafile.inputs, result.metafile.inputs);
+    Object.assign(metafile.outputs, result.metafile.outputs);
+  }
   const entry = path.join(outDir, 'nanoclaw.js');
   await chmod(entry, 0o755);
-  return { entry, metafile: result.metafile };
+  return { entry, metafile };
 }
-
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const { metafile } = await buildCli();
   const outputs = Object.values(metafile.outputs);

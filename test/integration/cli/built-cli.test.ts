@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -67,6 +67,46 @@ describe('the built CLI loads only what a command uses', () => {
   it('the recording would notice: doctor loads Docker', async () => {
     const { packages } = await cli.packagesLoadedBy(['doctor', '--json'], { cwd: project, env });
     expect(packages).toContain('dockerode');
+  });
+});
+
+describe("the built CLI keeps V8's code for sync and status", () => {
+  it('the first run stores it in a folder of its own, the next runs take it as it is', async () => {
+    const cacheHome = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-built-cli-cache-'));
+    try {
+      const withCache = { cwd: project, env: { ...env, XDG_CACHE_HOME: cacheHome } };
+      const entries = path.join(cacheHome, 'nanoclaw', 'v8');
+      const first = await cli.run(['status', '--json'], withCache);
+      expect(first.exitCode, first.stderr).toBe(0);
+      const names = (await readdir(entries)).filter((name) => name.endsWith('.v8'));
+      expect(names).toEqual([expect.stringMatching(/^hot-status-/)]);
+      const stored = await stat(path.join(entries, names[0]!));
+
+      const second = await cli.run(['status', '--json'], withCache);
+      expect(second).toEqual(first);
+      const again = await stat(path.join(entries, names[0]!));
+      // Taken by V8 as it was: a refused entry would have been written anew.
+      expect([again.ino, again.mtimeMs]).toEqual([stored.ino, stored.mtimeMs]);
+
+      await cli.run(['sync'], withCache);
+      expect((await readdir(entries)).filter((name) => name.endsWith('.v8')).sort()).toEqual([
+        names[0],
+        expect.stringMatching(/^hot-sync-/),
+      ]);
+    } finally {
+      await rm(cacheHome, { recursive: true, force: true });
+    }
+  });
+
+  it('runs as well when there is no cache folder to be had', async () => {
+    const notAFolder = path.join(project, 'not-a-folder');
+    await writeFile(notAFolder, '');
+    const run = await cli.run(['status', '--json'], {
+      cwd: project,
+      env: { ...env, XDG_CACHE_HOME: notAFolder },
+    });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toBe('');
   });
 });
 
