@@ -40,6 +40,11 @@ export async function runCli(
   io: CliIo,
   runtimeOptions: RuntimeOptions = {},
 ): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    const { packageVersion } = await import('./version.js');
+    io.stdout.write(`${await packageVersion()}\n`);
+    return EXIT_OK;
+  }
   let pending: { action: CommandAction; json: boolean; overrides?: () => Promise<ConfigOverrides> } | null =
     null;
   let standalone: { action: StandaloneAction; json: boolean } | null = null;
@@ -47,6 +52,7 @@ export async function runCli(
     .name('nanoclaw')
     .description("Keeps users' OAuth tokens fresh for skills that run in containers.")
     .option('-c, --config <path>', 'config file (default: $NANOCLAW_CONFIG or ./nanoclaw.config.yaml)')
+    .option('-V, --version', 'print the version and exit')
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
