@@ -3,7 +3,7 @@ import { raceWithSignal, sleep } from '../../async/abort.js';
 import type { NangoProviderConfig, ProviderConfig } from '../../config/types.js';
 import { NanoclawError, TokenSourceUnavailableError } from '../../errors.js';
 import type { AuthorizationRequest, FetchOutcome, FetchTokenRequest, TokenSource } from '../token-source.js';
-import type { ConnectionRegistry } from './connection-registry.js';
+import type { ConnectionMap } from '../../store/connection-map.js';
 import { describeNangoFailure, mapNangoFailure } from './map-nango-error.js';
 import type { NangoApi } from './nango-api.js';
 import {
@@ -16,7 +16,8 @@ import {
 
 export interface NangoSourceOptions {
   api: NangoApi;
-  registry: ConnectionRegistry;
+  /** Owner -> connection map (the file registry, or the shared store). */
+  registry: ConnectionMap;
   /** Longest Retry-After we wait out inside one fetch; longer ones come back as "unavailable". */
   maxRetryWaitMs?: number;
   /** How long an owner's connection list is reused. */
@@ -34,7 +35,7 @@ function asNangoProvider(provider: ProviderConfig): NangoProviderConfig {
 export class NangoSource implements TokenSource {
   readonly kind = 'nango' as const;
   readonly #api: NangoApi;
-  readonly #registry: ConnectionRegistry;
+  readonly #registry: ConnectionMap;
   readonly #maxRetryWaitMs: number;
   readonly #listTtlMs: number;
   readonly #now: () => number;
@@ -57,7 +58,7 @@ export class NangoSource implements TokenSource {
     setMaxListeners(0, this.#lifetime.signal);
   }
 
-  get registry(): ConnectionRegistry {
+  get registry(): ConnectionMap {
     return this.#registry;
   }
 
