@@ -130,6 +130,11 @@ export const configFileSchema = z.strictObject({
       encryptionKey: nonEmpty.optional(),
     })
     .optional(),
+  store: z
+    .strictObject({
+      url: nonEmpty.optional(),
+    })
+    .optional(),
   providers: z.array(providerFileSchema, { error: 'expected a list of providers' }).optional(),
 });
 

@@ -13,6 +13,7 @@ export interface NanoclawConfig {
   server: ServerSettings;
   sandbox: SandboxSettings;
   builtin: BuiltinSettings;
+  store: StoreSettings;
   providers: ProviderConfig[];
 }
 
@@ -54,6 +55,14 @@ export interface SandboxSettings {
   network: 'manifest' | 'none';
   /** Group that token folders and files belong to, so the container's user can read them. */
   tokenGroup: number | null;
+}
+
+export interface StoreSettings {
+  /**
+   * PostgreSQL shared by many hosts (`NANOCLAW_DATABASE_URL` or `store.url`); null: files under the
+   * data folder (one host). It may hold a password: it is never logged or put in a message.
+   */
+  url: string | null;
 }
 
 export interface BuiltinSettings {

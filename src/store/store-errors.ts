@@ -6,7 +6,9 @@ export type StoreErrorCode =
   /** A write did not happen; what was stored before is still there. */
   | 'STORE_WRITE_FAILED'
   /** The shared store (PostgreSQL) cannot be reached, or refused us; nothing was changed. */
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  /** The shared store's schema is newer than this version of nanoclaw knows: upgrade the hosts. */
+  | 'STORE_SCHEMA_NEWER';
 
 /** The store failed. Messages name where (a file, or PostgreSQL's host and database), never a password. */
 export class StoreError extends NanoclawError {

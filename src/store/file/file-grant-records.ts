@@ -102,7 +102,9 @@ export class FileGrantRecords implements GrantRecordStore {
         files = await readdir(path.join(this.dir, owner));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
-        throw new StoreError('STORE_UNREADABLE', `cannot list ${path.join(this.dir, owner)}`, { cause: error });
+        throw new StoreError('STORE_UNREADABLE', `cannot list ${path.join(this.dir, owner)}`, {
+          cause: error,
+        });
       }
       for (const file of files.sort()) {
         if (file.endsWith('.json')) found.push({ owner, provider: file.slice(0, -'.json'.length) });
@@ -112,16 +114,21 @@ export class FileGrantRecords implements GrantRecordStore {
   }
 
   async importRecord(record: GrantRecord): Promise<ImportOutcome> {
-    return this.withLock(record.owner, record.provider, AbortSignal.timeout(this.#lockTimeoutMs), async () => {
-      const existing = await this.read(record.owner, record.provider);
-      if (existing !== null) {
-        const generation = generationOf(existing);
-        if (existing === record.text) return 'unchanged';
-        if (generation !== null && generation >= record.generation) return 'kept_newer';
-      }
-      await this.write(record);
-      return 'written';
-    });
+    return this.withLock(
+      record.owner,
+      record.provider,
+      AbortSignal.timeout(this.#lockTimeoutMs),
+      async () => {
+        const existing = await this.read(record.owner, record.provider);
+        if (existing !== null) {
+          const generation = generationOf(existing);
+          if (existing === record.text) return 'unchanged';
+          if (generation !== null && generation >= record.generation) return 'kept_newer';
+        }
+        await this.write(record);
+        return 'written';
+      },
+    );
   }
 }
 

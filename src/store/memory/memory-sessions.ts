@@ -12,7 +12,6 @@ export interface SessionStoreOptions {
   now?: () => number;
 }
 
-
 /** What sessions and login codes are kept as: a digest, never the value. */
 export function secretDigest(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');

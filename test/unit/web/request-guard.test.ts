@@ -28,7 +28,11 @@ describe('RequestGuard', () => {
       ).toBe('token');
     }
     expect(
-      await subject.authenticate({ method: 'GET', headers: { authorization: `bearer  ${TOKEN}` }, cookies: {} }),
+      await subject.authenticate({
+        method: 'GET',
+        headers: { authorization: `bearer  ${TOKEN}` },
+        cookies: {},
+      }),
     ).toBe('token');
   });
 
@@ -36,9 +40,9 @@ describe('RequestGuard', () => {
     const { guard: subject, sessions } = guard();
     const cookies = { [SESSION_COOKIE]: sessions.createSession() };
     for (const authorization of [`Bearer ${TOKEN}x`, `Basic ${TOKEN}`, TOKEN, 'Bearer ']) {
-      expect(await codeOf(() => subject.authenticate({ method: 'GET', headers: { authorization }, cookies }))).toBe(
-        'UNAUTHORIZED',
-      );
+      expect(
+        await codeOf(() => subject.authenticate({ method: 'GET', headers: { authorization }, cookies })),
+      ).toBe('UNAUTHORIZED');
     }
   });
 
@@ -46,7 +50,9 @@ describe('RequestGuard', () => {
     const { guard: subject, sessions } = guard();
     const cookies = { [SESSION_COOKIE]: sessions.createSession() };
     expect(await subject.authenticate({ method: 'GET', headers: {}, cookies })).toBe('session');
-    expect(await subject.authenticate({ method: 'POST', headers: { origin: ORIGIN }, cookies })).toBe('session');
+    expect(await subject.authenticate({ method: 'POST', headers: { origin: ORIGIN }, cookies })).toBe(
+      'session',
+    );
     expect(
       await subject.authenticate({ method: 'DELETE', headers: { origin: 'HTTP://127.0.0.1:3000' }, cookies }),
     ).toBe('session');

@@ -28,7 +28,11 @@ describe('PendingAuthorizations', () => {
       ok: true,
       pending: { ...entry('s1'), expiresAt: 1_000_000 + 10 * 60_000 },
     });
-    expect(await pending.consume('s1', 'demo', binding)).toEqual({ ok: false, reason: 'unknown', owner: null });
+    expect(await pending.consume('s1', 'demo', binding)).toEqual({
+      ok: false,
+      reason: 'unknown',
+      owner: null,
+    });
   });
 
   it('refuses an expired state', async () => {
@@ -36,7 +40,11 @@ describe('PendingAuthorizations', () => {
     const binding = newBrowserBinding();
     await pending.add(entry('s1'), binding);
     advance(10 * 60_000);
-    expect(await pending.consume('s1', 'demo', binding)).toEqual({ ok: false, reason: 'expired', owner: 'alice' });
+    expect(await pending.consume('s1', 'demo', binding)).toEqual({
+      ok: false,
+      reason: 'expired',
+      owner: 'alice',
+    });
   });
 
   it('refuses another provider, another browser or no browser binding, and uses the state up', async () => {
@@ -45,7 +53,10 @@ describe('PendingAuthorizations', () => {
     await pending.add(entry('s1'), binding);
     await pending.add(entry('s2'), binding);
     await pending.add(entry('s3'), binding);
-    expect(await pending.consume('s1', 'github', binding)).toMatchObject({ ok: false, reason: 'wrong_provider' });
+    expect(await pending.consume('s1', 'github', binding)).toMatchObject({
+      ok: false,
+      reason: 'wrong_provider',
+    });
     expect(await pending.consume('s2', 'demo', newBrowserBinding())).toMatchObject({
       ok: false,
       reason: 'wrong_browser',
