@@ -83,6 +83,7 @@ describe.skipIf(!postgres.available)('three hosts on one PostgreSQL', () => {
       hosts.flatMap((host) => Array.from({ length: 8 }, () => host.launch('alice'))),
     );
     expect(launches.map((launch) => launch.status)).toEqual(launches.map(() => 200));
+    for (const launch of launches) expect(launch.body.needsAuth).toEqual([]);
     expect(refreshes().length - refreshesBefore).toBe(1);
     expect(oauth.tokenRequests.filter((request) => request.error === 'invalid_grant')).toEqual([]);
     const tokens = await Promise.all(hosts.map((host) => host.accessToken('alice')));
