@@ -11,6 +11,7 @@ import { parseHost, parsePort, serveCommand } from './commands/serve.js';
 import type { ConfigOverrides } from '../config/resolve-config.js';
 import { skillsCommand } from './commands/skills.js';
 import { statusCommand } from './commands/status.js';
+import { storeMigrateCommand } from './commands/store.js';
 import { syncCommand } from './commands/sync.js';
 import { EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { InterruptedError } from './interrupted-error.js';
@@ -207,6 +208,20 @@ export async function runCli(
         (runtime, cliIo) => serveCommand(runtime, { ...options, json }, cliIo),
         () => ({ host: parseHost(options.host), port: parsePort(options.port) }),
       );
+    });
+
+  program
+    .command('store')
+    .description('where grants, sign-ins, the Nango connection map and page sessions are kept')
+    .command('migrate')
+    .description(
+      "copy this data folder's grants and Nango connection map into PostgreSQL (NANOCLAW_DATABASE_URL); safe to repeat",
+    )
+    .requiredOption('--to <store>', 'the store to move to: postgres')
+    .addOption(jsonOption())
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
+    .action((options: { to: string }, command: Command) => {
+      schedule(command, (runtime) => storeMigrateCommand(runtime, options));
     });
 
   program

@@ -93,6 +93,18 @@ export class ConnectionRegistry implements ConnectionMap {
     await this.#persist(entries);
   }
 
+  /** Every recorded connection, for moving the map to another store. */
+  async entries(): Promise<Array<{ owner: string; integration: string; connectionId: string }>> {
+    const entries = await this.#load();
+    return Object.entries(entries).flatMap(([owner, byIntegration]) =>
+      Object.entries(byIntegration).map(([integration, connectionId]) => ({
+        owner,
+        integration,
+        connectionId,
+      })),
+    );
+  }
+
   /** Owners recorded for this connection (a webhook that names no end user). */
   async ownersOf(integration: string, connectionId: string): Promise<string[]> {
     const entries = await this.#load();
