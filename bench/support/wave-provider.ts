@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -12,26 +12,28 @@ export class WaveProvider {
   refused = 0;
   readonly #valid = new Set<string>();
 
-  private constructor(
-    readonly server: Server,
-    readonly url: string,
-  ) {}
+  readonly server: Server;
 
-  static async start(delayMs: number): Promise<WaveProvider> {
-    let provider!: WaveProvider;
-    const server = createServer((request, response) => {
+  private constructor(delayMs: number) {
+    this.server = createServer((request, response) => {
       let body = '';
       request.setEncoding('utf8');
       request.on('data', (chunk: string) => (body += chunk));
       request.on('end', () => {
-        setTimeout(() => provider.#answer(body, response), delayMs);
+        setTimeout(() => this.#answer(body, response), delayMs);
       });
     });
-    server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    provider = new WaveProvider(server, `http://127.0.0.1:${port}`);
+    this.server.keepAliveTimeout = 60_000;
+  }
+
+  static async start(delayMs: number): Promise<WaveProvider> {
+    const provider = new WaveProvider(delayMs);
+    await new Promise<void>((resolve) => provider.server.listen(0, '127.0.0.1', resolve));
     return provider;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** A refresh token the provider will take once. */
@@ -41,7 +43,7 @@ export class WaveProvider {
     return token;
   }
 
-  #answer(body: string, response: import('node:http').ServerResponse): void {
+  #answer(body: string, response: ServerResponse): void {
     this.requests++;
     const form = new URLSearchParams(body);
     const refreshToken = form.get('refresh_token');

@@ -217,7 +217,12 @@ export class HostProcess {
 
 /** An open `/api/events` stream of one host, collecting events by type. */
 export class EventStreamReader {
-  readonly events: Array<{ type: string; data: Record<string, unknown>; receivedAt: number }> = [];
+  readonly events: Array<{
+    id: string | null;
+    type: string;
+    data: Record<string, unknown>;
+    receivedAt: number;
+  }> = [];
   readonly #controller = new AbortController();
   readonly done: Promise<void>;
 
@@ -225,9 +230,13 @@ export class EventStreamReader {
     this.done = this.#read(response).catch(() => {});
   }
 
-  static async open(host: HostProcess): Promise<EventStreamReader> {
+  /** With `lastEventId`, the host replays what came after it (the page's reconnect). */
+  static async open(host: HostProcess, lastEventId?: string): Promise<EventStreamReader> {
     const controller = new AbortController();
-    const response = await host.api('/api/events', { signal: controller.signal });
+    const response = await host.api('/api/events', {
+      signal: controller.signal,
+      ...(lastEventId ? { headers: { 'last-event-id': lastEventId } } : {}),
+    });
     if (response.status !== 200) throw new Error(`events answered ${response.status}`);
     const reader = new EventStreamReader(response);
     reader.#controller.signal.addEventListener('abort', () => controller.abort());
@@ -245,7 +254,8 @@ export class EventStreamReader {
         buffer = buffer.slice(end + 2);
         const type = /^event: (.+)$/m.exec(block)?.[1];
         const data = /^data: (.+)$/m.exec(block)?.[1];
-        if (type && data) this.events.push({ type, data: JSON.parse(data), receivedAt: Date.now() });
+        const id = /^id: (.+)$/m.exec(block)?.[1] ?? null;
+        if (type && data) this.events.push({ id, type, data: JSON.parse(data), receivedAt: Date.now() });
       }
     }
   }

@@ -107,6 +107,27 @@ describe.skipIf(!postgres.available)('three hosts on one PostgreSQL', () => {
           })
           .toMatchObject({ type: 'auth_required', owner: 'bob', provider: 'demo' });
       }
+      // A page that reconnects to B gets what it missed, events raised on A included.
+      const seen = streams[0].events.find((event) => event.type === 'auth_required')!;
+      expect(seen.id).not.toBeNull();
+      await a.api('/api/prompts', {
+        method: 'POST',
+        body: JSON.stringify({ owner: 'erin', provider: 'demo' }),
+      });
+      await expect
+        .poll(() => streams[0].events.some((event) => event.data.owner === 'erin'), { timeout: 10_000 })
+        .toBe(true);
+      streams[0].close();
+      const again = await EventStreamReader.open(b, seen.id!);
+      try {
+        await expect
+          .poll(() =>
+            again.events.filter((event) => event.type === 'auth_required').map((event) => event.data.owner),
+          )
+          .toEqual(['erin']);
+      } finally {
+        again.close();
+      }
     } finally {
       for (const stream of streams) stream.close();
     }
