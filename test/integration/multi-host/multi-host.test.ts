@@ -91,6 +91,27 @@ describe.skipIf(!postgres.available)('three hosts on one PostgreSQL', () => {
     expect(new Set(tokens).size).toBe(1);
   });
 
+  it('logs a page in on one host with a link printed by another, and the session works on all', async () => {
+    const [a, b, c] = hosts as [HostProcess, HostProcess, HostProcess];
+    const link = (await (await a.api('/api/login-links', { method: 'POST', body: '{}' })).json()) as {
+      url: string;
+    };
+    const atB = new URL(link.url);
+    const login = await fetch(new URL(`${atB.pathname}${atB.search}`, b.url), { redirect: 'manual' });
+    expect(login.status).toBe(303);
+    const session = login.headers
+      .getSetCookie()
+      .find((line) => line.startsWith('nanoclaw_session='))
+      ?.split(';')[0];
+    expect(session).toBeDefined();
+    await expect
+      .poll(async () => (await fetch(`${c.url}/api/status`, { headers: { cookie: session! } })).status)
+      .toBe(200);
+    // The link is spent everywhere.
+    const again = await fetch(new URL(`${atB.pathname}${atB.search}`, c.url), { redirect: 'manual' });
+    expect(again.headers.get('location')).toBe('/?login=expired');
+  });
+
   it('carries an event raised on one host to the page streams of the others', async () => {
     const [a, b, c] = hosts as [HostProcess, HostProcess, HostProcess];
     const streams = await Promise.all([EventStreamReader.open(b), EventStreamReader.open(c)]);
