@@ -61,11 +61,13 @@ const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (line !== 'go') continue;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const results = await runtime.tokenSync.syncMany(owners.map((owner) => ({ owner, provider: 'wave' })));
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   const states: Record<string, number> = {};
   for (const result of results) states[result.state] = (states[result.state] ?? 0) + 1;
-  process.stdout.write(`${JSON.stringify({ ms, states })}\n`);
+  process.stdout.write(`${JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, states })}\n`);
   break;
 }
 lines.close();
