@@ -15,6 +15,7 @@ import type { Clock } from '../daemon/clock.js';
 import { Refresher } from '../daemon/refresher.js';
 import { SkillWatcher } from '../daemon/skill-watcher.js';
 import { TokenWatcher } from '../daemon/token-watcher.js';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
 
 /** What the daemon is built from (the CLI's runtime has all of it). */
 export interface DaemonRuntime {
@@ -23,6 +24,8 @@ export interface DaemonRuntime {
   events: EventBus;
   sources: CreatedSources;
   tokenSync: TokenSync;
+  /** The store the hosts share, when there is one: events go between them through it. */
+  store?: PostgresStore | null;
 }
 
 export interface DaemonOptions {
@@ -98,7 +101,9 @@ export class Daemon {
 
   async #start(options: DaemonOptions): Promise<void> {
     const { config, events, logger, sources, tokenSync } = options.runtime;
+    const store = options.runtime.store ?? null;
     this.#apiToken = await loadOrCreateApiToken(config.dataDir, config.server.apiToken);
+    if (store) await this.#joinSharedStore(store, events, logger);
     await mkdir(config.tokensDir, { recursive: true, mode: TOKEN_DIR_MODE });
 
     const refresher = new Refresher({
@@ -131,6 +136,7 @@ export class Daemon {
       refreshState: (owner, provider) => refresher.describe(owner, provider),
       ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
       ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+      ...(store ? { sessions: store.sessions } : {}),
     });
     this.#web = web;
     this.#closers.push({ name: 'web server', close: () => web.close() });
@@ -160,6 +166,24 @@ export class Daemon {
         if (skillWatcher) this.#closers.push({ name: 'skill watcher', close: () => skillWatcher.close() });
       }
     }
+  }
+
+  /**
+   * Applies the shared schema and starts carrying events between the hosts. PostgreSQL out of reach
+   * does not stop the daemon: token files in place keep serving launches, and the store and the
+   * event channel connect by themselves once it is back.
+   */
+  async #joinSharedStore(store: PostgresStore, events: EventBus, logger: Logger): Promise<void> {
+    try {
+      await store.ready();
+      logger.info({ store: store.where }, 'using the shared store');
+    } catch (error) {
+      // A schema newer than this version knows is no outage: refuse to run against it.
+      if ((error as { code?: string }).code === 'STORE_SCHEMA_NEWER') throw error;
+      logger.error(describeError(error), 'the shared store cannot be reached; going on, and trying again');
+    }
+    const channel = await store.shareEvents(events);
+    this.#closers.push({ name: 'shared events', close: () => channel.close() });
   }
 
   /** Shuts everything down, each part once, all parts even when one fails. */

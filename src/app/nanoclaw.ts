@@ -85,6 +85,8 @@ export async function createNanoclaw(options: NanoclawOptions = {}): Promise<Nan
     ...(options.sources ? { sources: options.sources } : {}),
   });
   for (const warning of warnings) runtime.logger.warn({ code: 'CONFIG_WARNING' }, warning);
+  // With a shared store, prompts raised here reach the pages of the daemons on other hosts.
+  if (runtime.store) await runtime.store.shareEvents(runtime.events);
   return nanoclawFromRuntime(runtime);
 }
 

@@ -1,9 +1,11 @@
 import { loadConfig, type LoadConfigOptions } from '../config/load-config.js';
 import type { NanoclawConfig } from '../config/types.js';
+import { describeError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
 import { createLazyLogger } from '../log/lazy-logger.js';
 import type { Logger } from '../log/logger.js';
 import { createSources, type CreatedSources } from '../sources/create-sources.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { TokenFolder } from '../tokens/token-folder.js';
 import { TokenSync } from '../tokens/token-sync.js';
 
@@ -19,6 +21,8 @@ export interface Runtime {
   sources: CreatedSources;
   folder: TokenFolder;
   tokenSync: TokenSync;
+  /** The PostgreSQL store the hosts share (`store.url`); null: this host's data folder. */
+  store: PostgresStore | null;
   close(): Promise<void>;
 }
 
@@ -46,7 +50,13 @@ export function createRuntimeFromConfig(
 ): Runtime {
   const logger = options.logger ?? createLazyLogger({ level: config.logLevel });
   const events = new EventBus((error) => logger.error({ err: String(error) }, 'event listener failed'));
-  const sources = options.sources ?? createSources(config);
+  const store = openSharedStore(config, logger);
+  const sources =
+    options.sources ??
+    createSources(
+      config,
+      store ? { grants: store.grants, pending: store.pending, connections: store.connections } : {},
+    );
   const folder = new TokenFolder(config.tokensDir, { group: tokenGroupFor(config) });
   const tokenSync = new TokenSync({ config, folder, sources: sources.registry, events, logger });
   return {
@@ -57,10 +67,25 @@ export function createRuntimeFromConfig(
     sources,
     folder,
     tokenSync,
+    store,
     close: async () => {
-      // Syncs first: their requests end before the sources they use are closed.
+      // Syncs first: their requests end before the sources they use are closed, and those before
+      // the store they write to.
       await tokenSync.close();
       await sources.registry.close();
+      await store?.close();
     },
   };
+}
+
+/**
+ * PostgreSQL when the configuration names one: it connects on first use (and again after an outage),
+ * so building the runtime never waits for it. Its trouble is logged without the password.
+ */
+function openSharedStore(config: NanoclawConfig, logger: Logger): PostgresStore | null {
+  if (config.store.url === null) return null;
+  return new PostgresStore({
+    url: config.store.url,
+    onError: (error) => logger.warn(describeError(error), 'shared store trouble'),
+  });
 }

@@ -230,6 +230,23 @@ export async function runCli(
     });
 
   program
+    .command('store')
+    .description('where grants, sign-ins, the Nango connection map and page sessions are kept')
+    .command('migrate')
+    .description(
+      "copy this data folder's grants and Nango connection map into PostgreSQL (NANOCLAW_DATABASE_URL); safe to repeat",
+    )
+    .requiredOption('--to <store>', 'the store to move to: postgres')
+    .addOption(jsonOption())
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
+    .action((options: { to: string }, command: Command) => {
+      schedule(command, async (runtime) => {
+        const { storeMigrateCommand } = await import('./commands/store.js');
+        return storeMigrateCommand(runtime, options);
+      });
+    });
+
+  program
     .command('doctor')
     .description(
       'check Docker, images, the token source, the data folder, config and skills; say how to fix each problem',

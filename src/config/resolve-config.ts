@@ -119,6 +119,13 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
     errors.push('NANOCLAW_SANDBOX_NETWORK: expected "manifest" or "none"');
   }
 
+  const storeUrl = envValue(env, 'NANOCLAW_DATABASE_URL') ?? file.store?.url ?? null;
+  if (storeUrl !== null && !isDatabaseUrl(storeUrl)) {
+    // The value may hold a password: the message names the setting, never the value.
+    errors.push(
+      `${envValue(env, 'NANOCLAW_DATABASE_URL') !== undefined ? 'NANOCLAW_DATABASE_URL' : 'store.url'}: expected a postgres:// or postgresql:// URL`,
+    );
+  }
   const owners = [...new Set(file.owners ?? [])];
   const defaultOwner = file.owner ?? DEFAULT_OWNER;
 
@@ -161,6 +168,7 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
       builtin: {
         encryptionKey: envValue(env, 'NANOCLAW_ENCRYPTION_KEY') ?? file.builtin?.encryptionKey ?? null,
       },
+      store: { url: storeUrl },
       providers,
     },
   };
@@ -318,4 +326,14 @@ export function isSecureUrl(value: string): boolean {
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** True for a `postgres://` or `postgresql://` URL with a host. */
+function isDatabaseUrl(url: string): boolean {
+  try {
+    const { protocol, host } = new URL(url);
+    return (protocol === 'postgres:' || protocol === 'postgresql:') && host !== '';
+  } catch {
+    return false;
+  }
 }

@@ -181,6 +181,11 @@ export const configFileSchema = z.strictObject({
       ),
     }),
   ),
+  store: z.optional(
+    z.strictObject({
+      url: z.optional(nonEmpty),
+    }),
+  ),
   builtin: z.optional(
     z.strictObject({
       encryptionKey: z.optional(nonEmpty),

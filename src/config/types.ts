@@ -15,6 +15,7 @@ export interface NanoclawConfig {
   server: ServerSettings;
   sandbox: SandboxSettings;
   builtin: BuiltinSettings;
+  store: StoreSettings;
   providers: ProviderConfig[];
 }
 
@@ -58,6 +59,14 @@ export interface SandboxSettings {
   tokenGroup: number | null;
   /** Maximums for a skill's limits; a manifest asking for more is refused. */
   limits: SkillLimits;
+}
+
+export interface StoreSettings {
+  /**
+   * PostgreSQL shared by many hosts (`NANOCLAW_DATABASE_URL` or `store.url`); null: files under the
+   * data folder (one host). It may hold a password: it is never logged or put in a message.
+   */
+  url: string | null;
 }
 
 export interface BuiltinSettings {

@@ -9,7 +9,17 @@ import { CredentialStore } from './builtin/credential-store.js';
 import { ConnectionRegistry } from './nango/connection-registry.js';
 import { SdkNangoApi } from './nango/nango-api.js';
 import { NangoSource } from './nango/nango-source.js';
+import type { ConnectionMap } from '../store/connection-map.js';
+import type { GrantRecordStore } from '../store/grant-records.js';
+import type { PendingAuthorizationStore } from '../store/pending-authorizations.js';
 import { TokenSourceRegistry, type TokenSource } from './token-source.js';
+
+/** State the hosts share (PostgreSQL); each part left out stays in this host's data folder. */
+export interface SharedState {
+  grants?: GrantRecordStore;
+  pending?: PendingAuthorizationStore;
+  connections?: ConnectionMap;
+}
 
 export interface CreatedSources {
   registry: TokenSourceRegistry;
@@ -19,13 +29,13 @@ export interface CreatedSources {
 }
 
 /** Builds the token sources the configuration asks for. */
-export function createSources(config: NanoclawConfig): CreatedSources {
+export function createSources(config: NanoclawConfig, shared: SharedState = {}): CreatedSources {
   const byKind: { nango?: TokenSource; builtin?: TokenSource } = {};
   let nango: NangoSource | null = null;
   if (config.nango) {
     nango = new NangoSource({
       api: new SdkNangoApi(config.nango),
-      registry: ConnectionRegistry.inDataDir(config.dataDir),
+      registry: shared.connections ?? ConnectionRegistry.inDataDir(config.dataDir),
       providers: config.providers.filter(
         (provider): provider is NangoProviderConfig => provider.source === 'nango',
       ),
@@ -39,7 +49,8 @@ export function createSources(config: NanoclawConfig): CreatedSources {
   let builtin: BuiltinSource | null = null;
   if (builtinProviders.length > 0) {
     builtin = new BuiltinSource({
-      store: CredentialStore.inDataDir(config.dataDir, config.builtin.encryptionKey),
+      store: CredentialStore.inDataDir(config.dataDir, config.builtin.encryptionKey, shared.grants),
+      ...(shared.pending ? { pending: shared.pending } : {}),
       providers: builtinProviders,
       publicUrl: config.server.publicUrl,
       refreshMarginMs: config.refresh.marginMs,

@@ -7,7 +7,7 @@ import { AuthPrompter } from '../sandbox/auth-prompter.js';
 import { LaunchPreparer } from '../sandbox/launch-preparer.js';
 import type { TokenSync } from '../tokens/token-sync.js';
 import { RequestGuard } from './auth/request-guard.js';
-import { SessionStore } from './auth/session-store.js';
+import { SessionStore, type PageSessions } from './auth/session-store.js';
 import { ConnectionService } from './connections/connection-service.js';
 import { PendingPrompts } from './events/pending-prompts.js';
 import { EventLog } from './events/event-log.js';
@@ -38,6 +38,8 @@ export interface WebAppOptions {
   /** Replaces the default route modules entirely. */
   routes?: readonly RouteModule[];
   heartbeatMs?: number;
+  /** Page sessions and login codes (in this process by default; shared by the hosts with PostgreSQL). */
+  sessions?: PageSessions;
 }
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
@@ -67,7 +69,7 @@ export class WebApp {
   #publicUrl: string;
 
   private constructor(options: WebAppOptions) {
-    const sessions = new SessionStore();
+    const sessions = options.sessions ?? new SessionStore();
     const guard = new RequestGuard({
       apiToken: options.apiToken,
       sessions,

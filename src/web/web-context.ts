@@ -6,7 +6,7 @@ import type { AuthPrompter } from '../sandbox/auth-prompter.js';
 import type { LaunchPreparer } from '../sandbox/launch-preparer.js';
 import type { TokenSync } from '../tokens/token-sync.js';
 import type { RequestGuard } from './auth/request-guard.js';
-import type { SessionStore } from './auth/session-store.js';
+import type { PageSessions } from './auth/session-store.js';
 import type { ConnectionService } from './connections/connection-service.js';
 import type { EventLog } from './events/event-log.js';
 import type { EventStreamHub } from './events/event-stream-hub.js';
@@ -34,7 +34,7 @@ export interface WebContext {
   streams: EventStreamHub;
   /** Prompts not answered yet, for a page opened after a skill asked. */
   pendingPrompts: PendingPrompts;
-  sessions: SessionStore;
+  sessions: PageSessions;
   guard: RequestGuard;
   /** The one launch path, for hosts that run their own containers. */
   launches: LaunchPreparer;

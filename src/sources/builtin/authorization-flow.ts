@@ -11,7 +11,7 @@ import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oaut
 import {
   isBrowserBinding,
   type ConsumeOutcome,
-  type PendingAuthorizations,
+  type PendingAuthorizationStore,
 } from './pending-authorizations.js';
 import type { StoredGrant } from './stored-grant.js';
 
@@ -46,7 +46,7 @@ export interface AuthorizationFlowOptions {
   protocolFor: (provider: BuiltinProviderConfig) => OAuthProtocol;
   servers: AuthorizationServers;
   store: CredentialStore;
-  pending: PendingAuthorizations;
+  pending: PendingAuthorizationStore;
   now: () => number;
 }
 
@@ -85,7 +85,7 @@ export class AuthorizationFlow {
       scopes: provider.scopes,
       extra: provider.authorizationParams,
     });
-    pending.add(
+    await pending.add(
       { state, owner, provider: provider.name, codeVerifier: pkce?.verifier ?? null, redirectUri },
       request.browserBinding,
     );
@@ -110,7 +110,7 @@ export class AuthorizationFlow {
         },
       );
     if (!state || state.length > 512) throw stateError('has no valid state', null);
-    const consumed = this.#options.pending.consume(state, providerName, request.browserBinding);
+    const consumed = await this.#options.pending.consume(state, providerName, request.browserBinding);
     if (!consumed.ok) throw stateError(STATE_PROBLEMS[consumed.reason], consumed.owner);
     const { owner, codeVerifier, redirectUri } = consumed.pending;
 

@@ -21,7 +21,7 @@ import { AuthorizationServers } from './authorization-servers.js';
 import { CredentialStoreError, DiscoveryError } from './builtin-errors.js';
 import { builtinStartPath, builtinStartUrl } from './builtin-urls.js';
 import { CLIENT_GRANT_OWNER, type CredentialStore } from './credential-store.js';
-import { LockTimeoutError } from './grant-lock.js';
+import { LockTimeoutError, StoreError } from '../../store/store-errors.js';
 import {
   applyTokenResponse,
   isUnexpired,
@@ -34,7 +34,7 @@ import { LarkProtocol } from './lark-protocol.js';
 import { OAuthRequestError, type OAuthFailure } from './map-oauth-error.js';
 import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oauth-protocol.js';
 import { Oauth4webapiProtocol } from './oauth4webapi-protocol.js';
-import { PendingAuthorizations } from './pending-authorizations.js';
+import { PendingAuthorizations, type PendingAuthorizationStore } from './pending-authorizations.js';
 import { refusalOfRefresh } from './refresh-refusal.js';
 import { storeRefreshAnswer } from './store-refresh-answer.js';
 import type { StoredGrant } from './stored-grant.js';
@@ -58,7 +58,8 @@ export interface BuiltinSourceOptions {
   protocol?: OAuthProtocol;
   /** Providers in the `lark` dialect (Lark's v2 token endpoint by default). */
   larkProtocol?: OAuthProtocol;
-  pending?: PendingAuthorizations;
+  /** Where started sign-ins wait for their callback (in this process by default). */
+  pending?: PendingAuthorizationStore;
   now?: () => number;
 }
 
@@ -113,7 +114,7 @@ export class BuiltinSource implements TokenSource {
   readonly #protocol: OAuthProtocol;
   readonly #larkProtocol: OAuthProtocol;
   readonly #servers: AuthorizationServers;
-  readonly #pending: PendingAuthorizations;
+  readonly #pending: PendingAuthorizationStore;
   readonly #flow: AuthorizationFlow;
   readonly #now: () => number;
   readonly #renewals = new SingleFlight<FetchOutcome>();
@@ -190,6 +191,18 @@ export class BuiltinSource implements TokenSource {
   }
 
   async fetchToken(request: FetchTokenRequest): Promise<FetchOutcome> {
+    try {
+      return await this.#fetchToken(request);
+    } catch (error) {
+      // The shared store is down: the token file in use stays, and the next try may find it back.
+      if (error instanceof StoreError && error.code === 'STORE_UNAVAILABLE') {
+        return unavailable('STORE_UNAVAILABLE', error.message, 1000);
+      }
+      throw error;
+    }
+  }
+
+  async #fetchToken(request: FetchTokenRequest): Promise<FetchOutcome> {
     const provider = asBuiltinProvider(request.provider);
     const owner = provider.grant === 'client_credentials' ? CLIENT_GRANT_OWNER : request.owner;
     const grant = await this.#store.read(owner, provider.name);

@@ -1,11 +1,11 @@
-import { readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
 import { validateOwnerId, validateProviderName } from '../../names.js';
+import { FileGrantRecords } from '../../store/file/file-grant-records.js';
+import type { HeldLock } from '../../store/file/file-lock.js';
+import type { GrantRecordStore } from '../../store/grant-records.js';
+import { StoreError } from '../../store/store-errors.js';
 import { CredentialStoreError } from './builtin-errors.js';
 import { loadEncryptionKey } from './encryption-key.js';
-import { acquireFileLock, type HeldLock } from './grant-lock.js';
 import type { SecretBox } from './secret-box.js';
 import { parseGrant, serializeGrant, type StoredGrant } from './stored-grant.js';
 
@@ -16,39 +16,50 @@ import { parseGrant, serializeGrant, type StoredGrant } from './stored-grant.js'
 export const CLIENT_GRANT_OWNER = '_client';
 
 export interface CredentialStoreOptions {
-  /** `data/builtin`. */
+  /** `data/builtin`: the key file, and the grants when no other store is given. */
   dir: string;
   /** NANOCLAW_ENCRYPTION_KEY; null means the key file `<dir>/key`. */
   encryptionKey: string | null;
-  /** How long to wait for another process's refresh of the same grant. */
+  /** Where the sealed grants are kept; files under `<dir>/grants` by default. */
+  records?: GrantRecordStore;
+  /** How long to wait for another process's refresh of the same grant (file store). */
   lockTimeoutMs?: number;
   lockStaleMs?: number;
 }
 
 /**
- * The built-in source's credentials: one file per grant at `grants/<owner>/<provider>.json`, tokens
- * sealed with AES-256-GCM, written atomically (temp file, fsync, rename) with mode 0600.
- *
- * One file per grant because the cross-process lock is per grant: whoever holds a grant's lock can
- * read, refresh and rewrite exactly that file without racing writers of other grants, and a refresh
- * rewrites a few hundred bytes, not every owner's credentials.
+ * The built-in source's credentials: tokens sealed with AES-256-GCM on this host, then kept by a
+ * grant store (files by default, PostgreSQL for many hosts), which never sees them in clear. Writes
+ * are durable when they return, so a rotated refresh token cannot be lost to a power cut.
  */
 export class CredentialStore {
   readonly dir: string;
+  readonly records: GrantRecordStore;
   readonly #encryptionKey: string | null;
-  readonly #lockTimeoutMs: number;
-  readonly #lockStaleMs: number;
   #box: Promise<SecretBox> | null = null;
 
   constructor(options: CredentialStoreOptions) {
     this.dir = options.dir;
     this.#encryptionKey = options.encryptionKey;
-    this.#lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
-    this.#lockStaleMs = options.lockStaleMs ?? 15_000;
+    this.records =
+      options.records ??
+      new FileGrantRecords({
+        dir: path.join(options.dir, 'grants'),
+        ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+        ...(options.lockStaleMs !== undefined ? { lockStaleMs: options.lockStaleMs } : {}),
+      });
   }
 
-  static inDataDir(dataDir: string, encryptionKey: string | null): CredentialStore {
-    return new CredentialStore({ dir: path.join(dataDir, 'builtin'), encryptionKey });
+  static inDataDir(
+    dataDir: string,
+    encryptionKey: string | null,
+    records?: GrantRecordStore,
+  ): CredentialStore {
+    return new CredentialStore({
+      dir: path.join(dataDir, 'builtin'),
+      encryptionKey,
+      ...(records ? { records } : {}),
+    });
   }
 
   get keyFile(): string {
@@ -68,44 +79,42 @@ export class CredentialStore {
     return this.#box;
   }
 
+  /** Where the grant is kept: its file with the file store. */
   grantFile(owner: string, provider: string): string {
-    return path.join(this.#ownerDir(owner), `${validateProviderName(provider)}.json`);
+    return this.records.where(this.#owner(owner), validateProviderName(provider));
   }
 
-  #ownerDir(owner: string): string {
+  #owner(owner: string): string {
     if (owner !== CLIENT_GRANT_OWNER) validateOwnerId(owner);
-    return path.join(this.dir, 'grants', owner);
+    return owner;
   }
 
-  /** The grant, or null when there is none. An unreadable file is an error, never "none". */
+  /** The grant, or null when there is none. An unreadable grant is an error, never "none". */
   async read(owner: string, provider: string): Promise<StoredGrant | null> {
     const file = this.grantFile(owner, provider);
     const box = await this.open();
-    let text: string;
+    let text: string | null;
     try {
-      text = await readFile(file, 'utf8');
+      text = await this.records.read(owner, provider);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new CredentialStoreError('CREDENTIAL_STORE_UNREADABLE', `cannot read ${file}`, { cause: error });
+      throw this.#storeFailure(error, 'CREDENTIAL_STORE_UNREADABLE', `cannot read ${file}`);
     }
-    return parseGrant(text, box, { owner, provider, file });
+    return text === null ? null : parseGrant(text, box, { owner, provider, file });
   }
 
-  /**
-   * Durable when it returns: the data is fsynced before the rename that makes it visible, and the
-   * folder after it, so a rotated refresh token cannot be lost to a power cut.
-   */
+  /** Durable when it returns (fsynced, or committed). */
   async write(grant: StoredGrant): Promise<void> {
     const file = this.grantFile(grant.owner, grant.provider);
     const box = await this.open();
     try {
-      await makeDirectoryDurable(path.dirname(file), 0o700);
-      await writeFileAtomic(file, serializeGrant(grant, box), { mode: 0o600, fsync: true });
-      await fsyncDirectory(path.dirname(file));
-    } catch (error) {
-      throw new CredentialStoreError('CREDENTIAL_STORE_WRITE_FAILED', `cannot write ${file}`, {
-        cause: error,
+      await this.records.write({
+        owner: grant.owner,
+        provider: grant.provider,
+        text: serializeGrant(grant, box),
+        generation: grant.generation,
       });
+    } catch (error) {
+      throw this.#storeFailure(error, 'CREDENTIAL_STORE_WRITE_FAILED', `cannot write ${file}`);
     }
   }
 
@@ -113,34 +122,34 @@ export class CredentialStore {
   async delete(owner: string, provider: string): Promise<boolean> {
     const file = this.grantFile(owner, provider);
     try {
-      await unlink(file);
-      return true;
+      return await this.records.delete(owner, provider);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw new CredentialStoreError('CREDENTIAL_STORE_WRITE_FAILED', `cannot remove ${file}`, {
-        cause: error,
-      });
+      throw this.#storeFailure(error, 'CREDENTIAL_STORE_WRITE_FAILED', `cannot remove ${file}`);
     }
   }
 
-  /** The grant's lock, shared with every process that uses this data folder. */
+  /**
+   * A shared store that cannot be reached stays STORE_UNAVAILABLE (the source answers "unavailable"
+   * and tries again); everything else keeps the credential store's own codes.
+   */
+  #storeFailure(
+    error: unknown,
+    code: 'CREDENTIAL_STORE_UNREADABLE' | 'CREDENTIAL_STORE_WRITE_FAILED',
+    message: string,
+  ): Error {
+    if (error instanceof StoreError && error.code === 'STORE_UNAVAILABLE') return error;
+    const detail = error instanceof StoreError ? error.message : message;
+    return new CredentialStoreError(code, detail, { cause: error });
+  }
+
+  /** The grant's file lock (the file store only), for tests that hold it from outside. */
   lock(owner: string, provider: string, signal: AbortSignal): Promise<HeldLock> {
-    const lockPath = path.join(this.#ownerDir(owner), `${validateProviderName(provider)}.lock`);
-    return acquireFileLock(lockPath, { signal, timeoutMs: this.#lockTimeoutMs, staleMs: this.#lockStaleMs });
+    if (!(this.records instanceof FileGrantRecords)) throw new Error('only the file store has lock files');
+    return this.records.lock(this.#owner(owner), validateProviderName(provider), signal);
   }
 
-  /** Runs `work` holding the grant's lock. */
-  async withLock<T>(
-    owner: string,
-    provider: string,
-    signal: AbortSignal,
-    work: () => Promise<T>,
-  ): Promise<T> {
-    const held = await this.lock(owner, provider, signal);
-    try {
-      return await work();
-    } finally {
-      await held.release();
-    }
+  /** Runs `work` holding the grant's lock, shared with every process that uses this store. */
+  withLock<T>(owner: string, provider: string, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+    return this.records.withLock(this.#owner(owner), validateProviderName(provider), signal, work);
   }
 }

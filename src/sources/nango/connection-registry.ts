@@ -3,13 +3,14 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
 import { isOwnerId } from '../../names.js';
+import type { ConnectionMap } from '../../store/connection-map.js';
 import { ConnectionRegistryError } from './nango-errors.js';
 
 /**
  * Which Nango connection serves an owner's integration, as learned from the page's connect event,
  * `POST /api/auth/complete` or the creation webhook. Kept in one small JSON file under the data folder.
  */
-export class ConnectionRegistry {
+export class ConnectionRegistry implements ConnectionMap {
   /** One read of the file, shared: callers then resume in the order they called, so updates keep it. */
   #entries: Promise<Record<string, Record<string, string>>> | null = null;
   #writes: Promise<void> = Promise.resolve();
@@ -90,6 +91,18 @@ export class ConnectionRegistry {
     const { [integration]: _removed, ...rest } = entries[owner];
     entries[owner] = rest;
     await this.#persist(entries);
+  }
+
+  /** Every recorded connection, for moving the map to another store. */
+  async entries(): Promise<Array<{ owner: string; integration: string; connectionId: string }>> {
+    const entries = await this.#load();
+    return Object.entries(entries).flatMap(([owner, byIntegration]) =>
+      Object.entries(byIntegration).map(([integration, connectionId]) => ({
+        owner,
+        integration,
+        connectionId,
+      })),
+    );
   }
 
   /** Owners recorded for this connection (a webhook that names no end user). */

@@ -14,7 +14,7 @@ import type {
 import type { WebhookDelivery, WebhookResult } from '../webhook.js';
 import { handleNangoWebhook } from './nango-webhook-handler.js';
 import { WebhookReplayGuard } from './webhook-replay-guard.js';
-import type { ConnectionRegistry } from './connection-registry.js';
+import type { ConnectionMap } from '../../store/connection-map.js';
 import { describeNangoFailure, mapNangoFailure } from './map-nango-error.js';
 import type { NangoApi } from './nango-api.js';
 import {
@@ -28,7 +28,8 @@ import {
 
 export interface NangoSourceOptions {
   api: NangoApi;
-  registry: ConnectionRegistry;
+  /** Owner -> connection map (the file registry, or the shared store). */
+  registry: ConnectionMap;
   /** The providers Nango serves, for webhooks that name an integration. */
   providers?: readonly NangoProviderConfig[];
   /** Remembers webhook deliveries, so a replayed one is refused. */
@@ -55,7 +56,7 @@ function asNangoProvider(provider: ProviderConfig): NangoProviderConfig {
 export class NangoSource implements TokenSource {
   readonly kind = 'nango' as const;
   readonly #api: NangoApi;
-  readonly #registry: ConnectionRegistry;
+  readonly #registry: ConnectionMap;
   readonly #maxRetryWaitMs: number;
   readonly #listTtlMs: number;
   readonly #linkApiUrl: string | null;
@@ -84,7 +85,7 @@ export class NangoSource implements TokenSource {
     setMaxListeners(0, this.#lifetime.signal);
   }
 
-  get registry(): ConnectionRegistry {
+  get registry(): ConnectionMap {
     return this.#registry;
   }
 

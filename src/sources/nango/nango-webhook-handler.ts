@@ -1,14 +1,14 @@
 import type { NangoProviderConfig } from '../../config/types.js';
 import type { WebhookDelivery, WebhookResult, WebhookTarget } from '../webhook.js';
 import { WebhookRejectedError } from '../webhook.js';
-import type { ConnectionRegistry } from './connection-registry.js';
+import type { ConnectionMap } from '../../store/connection-map.js';
 import { parseNangoWebhook } from './parse-nango-webhook.js';
 import type { WebhookReplayGuard } from './webhook-replay-guard.js';
 
 /** What the webhook handler needs of the Nango source. */
 export interface NangoWebhookDependencies {
   providers: readonly NangoProviderConfig[];
-  registry: ConnectionRegistry;
+  registry: ConnectionMap;
   replays: WebhookReplayGuard;
   verify(rawBody: string, signature: string): boolean;
   resolveConnectionId(owner: string, provider: NangoProviderConfig, signal: AbortSignal): Promise<string>;
@@ -122,7 +122,7 @@ async function isCurrentConnection(
 async function ownersOf(
   providers: NangoProviderConfig[],
   connectionId: string,
-  registry: ConnectionRegistry,
+  registry: ConnectionMap,
 ): Promise<string[]> {
   const owners = new Set<string>();
   for (const provider of providers) {

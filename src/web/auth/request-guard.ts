@@ -1,13 +1,13 @@
 import { HttpError } from '../server/http-error.js';
 import type { Authentication, HttpMethod } from '../server/route.js';
 import { secretsEqual } from './constant-time.js';
-import type { SessionStore } from './session-store.js';
+import type { PageSessions } from './session-store.js';
 
 export const SESSION_COOKIE = 'nanoclaw_session';
 
 export interface RequestGuardOptions {
   apiToken: string;
-  sessions: SessionStore;
+  sessions: PageSessions;
   /**
    * Origins the page is served from (`http://127.0.0.1:3000`, the public URL): state-changing
    * requests with a session cookie must come from one of them, and Host headers must name one.
@@ -30,7 +30,7 @@ const SAFE_METHODS = new Set<HttpMethod>(['GET']);
  */
 export class RequestGuard {
   readonly #apiToken: string;
-  readonly #sessions: SessionStore;
+  readonly #sessions: PageSessions;
   readonly #allowedOrigins: () => readonly string[];
 
   constructor(options: RequestGuardOptions) {
@@ -58,14 +58,14 @@ export class RequestGuard {
   }
 
   /** Checks an `api` request; throws UNAUTHORIZED or FORBIDDEN_ORIGIN. */
-  authenticate(request: GuardedRequest): Authentication {
+  async authenticate(request: GuardedRequest): Promise<Authentication> {
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (match && this.isApiToken(match[1])) return 'token';
       throw new HttpError(401, 'UNAUTHORIZED', 'the Authorization header does not carry the API token');
     }
-    if (this.#sessions.isValidSession(request.cookies[SESSION_COOKIE])) {
+    if (await this.#sessions.isValidSession(request.cookies[SESSION_COOKIE])) {
       if (!SAFE_METHODS.has(request.method)) this.#checkOrigin(request.headers.origin);
       return 'session';
     }

@@ -79,7 +79,8 @@ export const pageRoutes: RouteModule = (context) => {
       async handle(request): Promise<RouteResponse> {
         if (request.query.token !== undefined) {
           // The login link is spent on first use, and the token leaves the address bar at once.
-          if (!context.sessions.redeemLoginCode(request.query.token)) return redirect('/?login=expired');
+          if (!(await context.sessions.redeemLoginCode(request.query.token)))
+            return redirect('/?login=expired');
           const session = context.sessions.createSession();
           // `next` lets a terminal link log in and go straight on, e.g. to an authorization start.
           return redirect(request.query.next ?? '/', {

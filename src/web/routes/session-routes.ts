@@ -52,8 +52,8 @@ export const sessionRoutes: RouteModule = (context) => [
     method: 'DELETE',
     path: '/api/session',
     access: 'api',
-    handle(request) {
-      context.sessions.endSession(request.cookies[SESSION_COOKIE]);
+    async handle(request) {
+      await context.sessions.endSession(request.cookies[SESSION_COOKIE]);
       return json(
         200,
         { loggedIn: false },

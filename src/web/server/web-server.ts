@@ -147,7 +147,8 @@ export class WebServer {
         const cookies = (request.cookies ?? {}) as Record<string, string | undefined>;
         if (!route.anyHost) this.#guard.checkHost(headers);
         let authentication: Authentication | null = null;
-        if (route.access === 'api') authentication = this.#guard.authenticate({ method, headers, cookies });
+        if (route.access === 'api')
+          authentication = await this.#guard.authenticate({ method, headers, cookies });
 
         const raw = Buffer.isBuffer(request.body) ? request.body : null;
         const body = route.rawBody ? undefined : parseBody(route, raw);

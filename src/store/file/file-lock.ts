@@ -2,12 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { sleep } from '../../async/abort.js';
-
-/** Another process held the lock for longer than we wait. */
-export class LockTimeoutError extends Error {
-  override name = 'LockTimeoutError';
-  readonly code = 'LOCK_TIMEOUT';
-}
+import { LockTimeoutError } from '../store-errors.js';
 
 export interface FileLockOptions {
   signal: AbortSignal;

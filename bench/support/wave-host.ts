@@ -1,0 +1,74 @@
+/**
+ * One host of the multi-host benchmark, as a process: the product's runtime on PostgreSQL (built by
+ * createRuntimeFromConfig, as `serve` builds it) syncing every owner's grant when told to go, in its
+ * own order, the way each host's refresher meets a wave of grants that come due together.
+ * Settings arrive in NANOCLAW_WAVE_HOST (JSON); it prints "ready", waits for "go" on stdin, then
+ * prints one JSON line with what it did.
+ */
+import { createInterface } from 'node:readline';
+import { createRuntimeFromConfig } from '../../src/app/runtime.js';
+import { resolveConfig } from '../../src/config/resolve-config.js';
+import { silentLogger } from '../../src/log/logger.js';
+
+interface Settings {
+  databaseUrl: string;
+  encryptionKey: string;
+  tokenUrl: string;
+  dataDir: string;
+  owners: string[];
+  concurrency: number;
+}
+
+const settings = JSON.parse(process.env.NANOCLAW_WAVE_HOST ?? '{}') as Settings;
+const resolved = resolveConfig(
+  {
+    refresh: { concurrency: settings.concurrency },
+    providers: [
+      {
+        name: 'wave',
+        source: 'builtin',
+        clientId: 'bench',
+        clientSecret: 'bench-secret',
+        authorizationUrl: `${settings.tokenUrl}/authorize`,
+        tokenUrl: `${settings.tokenUrl}/token`,
+        scopes: ['read'],
+      },
+    ],
+  },
+  {
+    env: {
+      NANOCLAW_DATA_DIR: settings.dataDir,
+      NANOCLAW_DATABASE_URL: settings.databaseUrl,
+      NANOCLAW_ENCRYPTION_KEY: settings.encryptionKey,
+    },
+    cwd: settings.dataDir,
+    configPath: null,
+  },
+);
+if ('errors' in resolved) throw new Error(resolved.errors.join('\n'));
+const runtime = createRuntimeFromConfig(resolved.config, [], { logger: silentLogger() });
+await runtime.store!.ready();
+
+// Every host meets the wave in its own order, as their refreshers' jitter makes it.
+const owners = [...settings.owners];
+for (let index = owners.length - 1; index > 0; index--) {
+  const other = Math.floor(Math.random() * (index + 1));
+  [owners[index], owners[other]] = [owners[other]!, owners[index]!];
+}
+
+process.stdout.write('ready\n');
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  if (line !== 'go') continue;
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  const results = await runtime.tokenSync.syncMany(owners.map((owner) => ({ owner, provider: 'wave' })));
+  const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const states: Record<string, number> = {};
+  for (const result of results) states[result.state] = (states[result.state] ?? 0) + 1;
+  process.stdout.write(`${JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, states })}\n`);
+  break;
+}
+lines.close();
+await runtime.close();

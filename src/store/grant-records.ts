@@ -1,0 +1,38 @@
+/**
+ * One grant as the store keeps it: the text the built-in source sealed (tokens encrypted with the
+ * hosts' key, which never reaches the store) and its generation, which goes up with every write.
+ */
+export interface GrantRecord {
+  owner: string;
+  provider: string;
+  text: string;
+  generation: number;
+}
+
+/** What `importRecord` did with a record copied from another store. */
+export type ImportOutcome = 'written' | 'unchanged' | 'kept_newer';
+
+/**
+ * Where the built-in source's grants live, and the lock that makes one refresh per grant: files in
+ * `data/builtin/grants` (one host), or PostgreSQL (many hosts).
+ */
+export interface GrantRecordStore {
+  /** For messages: where this grant is kept (a file path, or PostgreSQL's host and database). */
+  where(owner: string, provider: string): string;
+  /** The grant's text, or null when there is none. A store that cannot answer throws, never "none". */
+  read(owner: string, provider: string): Promise<string | null>;
+  /** Durable (committed, fsynced) when it returns. */
+  write(record: GrantRecord): Promise<void>;
+  /** Removes the grant; true when there was one. */
+  delete(owner: string, provider: string): Promise<boolean>;
+  /**
+   * Runs `work` holding the grant's lock, shared with every process that uses this store. Reads and
+   * writes inside `work` are committed one by one, so a mark written before a request is durable
+   * before the request leaves.
+   */
+  withLock<T>(owner: string, provider: string, signal: AbortSignal, work: () => Promise<T>): Promise<T>;
+  /** Every grant held, for moving a store. */
+  list(): Promise<Array<{ owner: string; provider: string }>>;
+  /** Writes a record copied from another store unless this one holds the same or a newer generation. */
+  importRecord(record: GrantRecord): Promise<ImportOutcome>;
+}

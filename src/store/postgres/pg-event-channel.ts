@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { EventBus } from '../../events/event-bus.js';
+import type { NanoclawEvent } from '../../events/types.js';
+import type { PostgresDatabase } from './postgres-database.js';
+
+/** The LISTEN/NOTIFY channel the hosts share. */
+export const EVENT_CHANNEL = 'nanoclaw_events';
+
+/** Events one host raises that the pages connected to other hosts must see. */
+export const SHARED_EVENT_TYPES: ReadonlySet<NanoclawEvent['type']> = new Set([
+  'auth_required',
+  'token_synced',
+  'token_needs_auth',
+]);
+
+/** NOTIFY payloads are limited to 8000 bytes; an event is far smaller, anything bigger is not sent. */
+const MAX_PAYLOAD = 7_900;
+
+interface SharedEvent {
+  /** The host that raised it: a host does not hear its own events twice. */
+  origin: string;
+  event: NanoclawEvent;
+}
+
+export interface PgEventChannelOptions {
+  db: PostgresDatabase;
+  events: EventBus;
+  /** Trouble with the channel (PostgreSQL out of reach), already without the password. */
+  onError?: (error: unknown) => void;
+  /** Told when listening (again) after a connection: events raised meanwhile elsewhere were missed. */
+  onListening?: () => void;
+  reconnectMs?: { first: number; max: number };
+}
+
+function isSharedEvent(value: unknown): value is SharedEvent {
+  if (!value || typeof value !== 'object') return false;
+  const { origin, event } = value as Partial<SharedEvent>;
+  return (
+    typeof origin === 'string' &&
+    !!event &&
+    typeof event === 'object' &&
+    typeof event.type === 'string' &&
+    SHARED_EVENT_TYPES.has(event.type) &&
+    typeof (event as { owner?: unknown }).owner === 'string'
+  );
+}
+
+/**
+ * Carries `auth_required`, `token_synced` and `token_needs_auth` between the hosts' event buses with
+ * PostgreSQL's LISTEN/NOTIFY: what this host raises goes out (`pg_notify`), what others raise is
+ * emitted on this host's bus as it was raised there, so its page's stream (and its replay) holds
+ * both. One listening connection, opened again with backoff whenever it breaks.
+ */
+export class PgEventChannel {
+  readonly hostId = randomBytes(8).toString('hex');
+  readonly #db: PostgresDatabase;
+  readonly #events: EventBus;
+  readonly #onError: (error: unknown) => void;
+  readonly #onListening: () => void;
+  readonly #reconnect: { first: number; max: number };
+  #unsubscribe: (() => void) | null = null;
+  #client: pg.Client | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #delayMs: number;
+  #relaying = false;
+  #closed = false;
+
+  private constructor(options: PgEventChannelOptions) {
+    this.#db = options.db;
+    this.#events = options.events;
+    this.#onError = options.onError ?? (() => {});
+    this.#onListening = options.onListening ?? (() => {});
+    this.#reconnect = options.reconnectMs ?? { first: 250, max: 10_000 };
+    this.#delayMs = this.#reconnect.first;
+  }
+
+  /** Starts sending at once; listening starts now and is retried in the background if it fails. */
+  static async start(options: PgEventChannelOptions): Promise<PgEventChannel> {
+    const channel = new PgEventChannel(options);
+    channel.#unsubscribe = options.events.subscribe((event) => channel.#send(event));
+    await channel.#listen();
+    return channel;
+  }
+
+  get listening(): boolean {
+    return this.#client !== null;
+  }
+
+  #send(event: NanoclawEvent): void {
+    if (this.#relaying || this.#closed || !SHARED_EVENT_TYPES.has(event.type)) return;
+    const payload = JSON.stringify({ origin: this.hostId, event } satisfies SharedEvent);
+    if (Buffer.byteLength(payload) > MAX_PAYLOAD) return;
+    this.#db
+      .query('SELECT pg_notify($1, $2)', [EVENT_CHANNEL, payload], 'STORE_WRITE_FAILED')
+      .catch((error: unknown) => this.#onError(error));
+  }
+
+  #receive(message: pg.Notification): void {
+    if (message.channel !== EVENT_CHANNEL || message.payload === undefined) return;
+    let shared: unknown;
+    try {
+      shared = JSON.parse(message.payload);
+    } catch {
+      return;
+    }
+    if (!isSharedEvent(shared) || shared.origin === this.hostId) return;
+    this.#relaying = true;
+    try {
+      this.#events.emit(shared.event);
+    } finally {
+      this.#relaying = false;
+    }
+  }
+
+  async #listen(): Promise<void> {
+    if (this.#closed) return;
+    const client = new pg.Client({
+      connectionString: this.#db.url,
+      connectionTimeoutMillis: 5_000,
+      application_name: 'nanoclaw-events',
+    });
+    let lost = false;
+    const onLost = (error?: unknown) => {
+      if (lost) return;
+      lost = true;
+      if (this.#client === client) this.#client = null;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => {});
+      if (this.#closed) return;
+      if (error) this.#onError(this.#db.unavailable(error));
+      this.#schedule();
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost());
+    client.on('notification', (message) => this.#receive(message));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${EVENT_CHANNEL}`);
+    } catch (error) {
+      onLost(error);
+      return;
+    }
+    if (this.#closed) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.#client = client;
+    this.#delayMs = this.#reconnect.first;
+    this.#onListening();
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#timer !== null) return;
+    const delay = this.#delayMs;
+    this.#delayMs = Math.min(this.#delayMs * 2, this.#reconnect.max);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#listen();
+    }, delay);
+    this.#timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe?.();
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const client = this.#client;
+    this.#client = null;
+    await client?.end().catch(() => {});
+  }
+}

@@ -1,0 +1,170 @@
+import type pg from 'pg';
+import type { GrantRecord, GrantRecordStore, ImportOutcome } from '../grant-records.js';
+import { LockTimeoutError } from '../store-errors.js';
+import type { PostgresDatabase } from './postgres-database.js';
+
+export interface PgGrantRecordsOptions {
+  /** How long to wait for another host's refresh of the same grant. */
+  lockTimeoutMs?: number;
+}
+
+/** The grant's advisory lock key: a 64-bit hash of its names (two grants sharing one only wait for each other). */
+const GRANT_LOCK = "pg_advisory_xact_lock(hashtextextended('nanoclaw-grant/' || $1 || '/' || $2, 0))";
+
+/**
+ * Grants in PostgreSQL, sealed on the hosts before they arrive. A grant's lock is a transaction-scoped
+ * advisory lock held on a connection of its own for as long as `work` runs; what `work` reads and
+ * writes goes through the other pool, one committed statement at a time, so a "refresh sent" mark is
+ * durable before the request leaves and a rotated refresh token is committed before the access token
+ * that came with it is written to any host's file. A host that dies ends its connection, and the
+ * server releases its locks.
+ */
+export class PgGrantRecords implements GrantRecordStore {
+  readonly #db: PostgresDatabase;
+  readonly #lockTimeoutMs: number;
+
+  constructor(db: PostgresDatabase, options: PgGrantRecordsOptions = {}) {
+    this.#db = db;
+    this.#lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+  }
+
+  where(owner: string, provider: string): string {
+    return `${this.#db.where} (grant ${owner}/${provider})`;
+  }
+
+  async read(owner: string, provider: string): Promise<string | null> {
+    const { rows } = await this.#db.query<{ record: string }>(
+      'SELECT record FROM nanoclaw_grants WHERE owner = $1 AND provider = $2',
+      [owner, provider],
+      'STORE_UNREADABLE',
+    );
+    return rows[0]?.record ?? null;
+  }
+
+  async write(record: GrantRecord): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO nanoclaw_grants (owner, provider, record, generation) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (owner, provider)
+       DO UPDATE SET record = excluded.record, generation = excluded.generation, updated_at = now()`,
+      [record.owner, record.provider, record.text, record.generation],
+      'STORE_WRITE_FAILED',
+    );
+  }
+
+  async delete(owner: string, provider: string): Promise<boolean> {
+    const { rowCount } = await this.#db.query(
+      'DELETE FROM nanoclaw_grants WHERE owner = $1 AND provider = $2',
+      [owner, provider],
+      'STORE_WRITE_FAILED',
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  async withLock<T>(
+    owner: string,
+    provider: string,
+    signal: AbortSignal,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    signal.throwIfAborted();
+    const client = await this.#db.lockClient();
+    let broken: Error | undefined;
+    let released = false;
+    const release = (error?: Error) => {
+      if (released) return;
+      released = true;
+      client.release(error);
+    };
+    try {
+      try {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#lockTimeoutMs))}`);
+        await this.#lock(client, owner, provider, signal, (error) => {
+          broken = error;
+          release(error);
+        });
+      } catch (error) {
+        broken ??= error instanceof Error ? error : new Error('the grant lock failed');
+        throw this.#lockFailure(error, owner, provider, signal);
+      }
+      let result: T;
+      try {
+        result = await work();
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
+        throw error;
+      }
+      // The lock's transaction wrote nothing (the work's writes are committed already): a failed
+      // COMMIT only means the connection is gone, and the lock with it.
+      await client.query('COMMIT').catch((commit: Error) => (broken = commit));
+      return result;
+    } finally {
+      // A connection cut short (an abort while waiting, a failure) is dropped, never reused.
+      release(broken);
+    }
+  }
+
+  #lockFailure(error: unknown, owner: string, provider: string, signal: AbortSignal): unknown {
+    if (signal.aborted) return signal.reason;
+    if ((error as pg.DatabaseError | undefined)?.code === '55P03') {
+      return new LockTimeoutError(
+        `timed out after ${this.#lockTimeoutMs} ms waiting for another host's refresh of ${owner}/${provider}`,
+        { cause: error },
+      );
+    }
+    return this.#db.failure(error, 'STORE_WRITE_FAILED', 'the grant lock failed');
+  }
+
+  /** Waits for the lock; an abort ends the connection, which ends the wait on the server too. */
+  async #lock(
+    client: pg.PoolClient,
+    owner: string,
+    provider: string,
+    signal: AbortSignal,
+    onBroken: (error: Error) => void,
+  ): Promise<void> {
+    const onAbort = () => {
+      const error = new Error('the wait for a grant lock was aborted');
+      onBroken(error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await client.query(`SELECT ${GRANT_LOCK}`, [owner, provider]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    signal.throwIfAborted();
+  }
+
+  async list(): Promise<Array<{ owner: string; provider: string }>> {
+    const { rows } = await this.#db.query<{ owner: string; provider: string }>(
+      'SELECT owner, provider FROM nanoclaw_grants ORDER BY owner, provider',
+      [],
+      'STORE_UNREADABLE',
+    );
+    return rows;
+  }
+
+  /** Under the grant's lock: a refresh on another host is never overwritten by an older copy. */
+  importRecord(record: GrantRecord): Promise<ImportOutcome> {
+    return this.withLock(
+      record.owner,
+      record.provider,
+      AbortSignal.timeout(this.#lockTimeoutMs + 5_000),
+      async () => {
+        const { rows } = await this.#db.query<{ record: string; generation: string }>(
+          'SELECT record, generation FROM nanoclaw_grants WHERE owner = $1 AND provider = $2',
+          [record.owner, record.provider],
+          'STORE_UNREADABLE',
+        );
+        const existing = rows[0];
+        if (existing) {
+          if (existing.record === record.text) return 'unchanged';
+          if (Number(existing.generation) >= record.generation) return 'kept_newer';
+        }
+        await this.write(record);
+        return 'written';
+      },
+    );
+  }
+}

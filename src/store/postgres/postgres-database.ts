@@ -1,0 +1,130 @@
+import pg from 'pg';
+import { StoreError } from '../store-errors.js';
+import { describeDatabaseUrl, withoutPassword } from './database-url.js';
+import { applySchema } from './schema.js';
+
+export interface PostgresDatabaseOptions {
+  /** `postgres://user:password@host:port/database`; the password never leaves this object. */
+  url: string;
+  /** Connections for reads and writes. */
+  poolSize?: number;
+  /** Connections that hold grant locks (each lock is a transaction of its own). */
+  lockPoolSize?: number;
+  /** How long to wait for a connection before PostgreSQL counts as unreachable. */
+  connectTimeoutMs?: number;
+  /** Background trouble (an idle connection lost), already without the password. */
+  onError?: (error: StoreError) => void;
+}
+
+/** SQLSTATE classes that mean "cannot talk to the server now", not "the statement is wrong". */
+const UNAVAILABLE_STATES = /^(08|53|57P|28|3D000)/;
+
+/**
+ * One PostgreSQL database shared by the hosts: two pools (statements, and grant locks, kept apart so
+ * that lock holders can never take every connection their own writes need), the schema applied
+ * before the first statement, and every driver error turned into a StoreError without the password.
+ */
+export class PostgresDatabase {
+  readonly where: string;
+  readonly url: string;
+  readonly pool: pg.Pool;
+  readonly lockPool: pg.Pool;
+  readonly #onError: (error: StoreError) => void;
+  #ready: Promise<void> | null = null;
+  #closed = false;
+
+  constructor(options: PostgresDatabaseOptions) {
+    this.url = options.url;
+    this.where = describeDatabaseUrl(options.url);
+    this.#onError = options.onError ?? (() => {});
+    const connectionTimeoutMillis = options.connectTimeoutMs ?? 5_000;
+    const common = { connectionString: options.url, connectionTimeoutMillis, application_name: 'nanoclaw' };
+    this.pool = new pg.Pool({ ...common, max: options.poolSize ?? 10 });
+    this.lockPool = new pg.Pool({ ...common, max: options.lockPoolSize ?? 10 });
+    // An idle connection that breaks (the server restarts) must not take the process down.
+    for (const pool of [this.pool, this.lockPool]) {
+      pool.on('error', (error) => this.#onError(this.unavailable(error)));
+    }
+  }
+
+  /** Applies the schema once; a failure (server down) is tried again by the next caller. */
+  ready(): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreError('STORE_UNAVAILABLE', `${this.where} is closed`));
+    if (!this.#ready) {
+      const applying = (async () => {
+        const client = await this.#connect(this.pool);
+        try {
+          await applySchema(client, this.where);
+        } catch (error) {
+          throw this.failure(error, 'STORE_WRITE_FAILED', 'cannot apply the schema');
+        } finally {
+          client.release();
+        }
+      })();
+      applying.catch(() => {
+        if (this.#ready === applying) this.#ready = null;
+      });
+      this.#ready = applying;
+    }
+    return this.#ready;
+  }
+
+  /** One statement on the shared pool, committed when it returns. */
+  async query<R extends pg.QueryResultRow>(
+    text: string,
+    values: unknown[],
+    failure: 'STORE_UNREADABLE' | 'STORE_WRITE_FAILED',
+  ): Promise<pg.QueryResult<R>> {
+    await this.ready();
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (error) {
+      throw this.failure(error, failure, 'a statement failed');
+    }
+  }
+
+  /** A connection of the lock pool, for a transaction that holds a lock. */
+  async lockClient(): Promise<pg.PoolClient> {
+    await this.ready();
+    return this.#connect(this.lockPool);
+  }
+
+  async #connect(pool: pg.Pool): Promise<pg.PoolClient> {
+    try {
+      return await pool.connect();
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+  }
+
+  /** A driver error as a StoreError: unreachable, or `code` for a statement the server refused. */
+  failure(error: unknown, code: 'STORE_UNREADABLE' | 'STORE_WRITE_FAILED', what: string): StoreError {
+    if (error instanceof StoreError) return error;
+    if (error instanceof pg.DatabaseError && !UNAVAILABLE_STATES.test(error.code ?? '')) {
+      return new StoreError(
+        code,
+        `${this.where}: ${what}: ${withoutPassword(error.message, this.url)} (${error.code ?? 'no SQLSTATE'})`,
+        { cause: error },
+      );
+    }
+    return this.unavailable(error);
+  }
+
+  unavailable(error: unknown): StoreError {
+    if (error instanceof StoreError) return error;
+    const reason =
+      (error as NodeJS.ErrnoException | undefined)?.code ??
+      (error instanceof Error ? withoutPassword(error.message, this.url) : 'no answer');
+    return new StoreError(
+      'STORE_UNAVAILABLE',
+      `PostgreSQL at ${this.where} cannot be used right now (${reason}); nothing was changed, and it is tried again`,
+      { cause: error },
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([this.pool.end(), this.lockPool.end()]);
+  }
+}
