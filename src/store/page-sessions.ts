@@ -16,6 +16,11 @@ export interface PageSessions {
   createLoginCode(): string;
   /** Spends a login code: true the first time a valid one is used, false ever after. */
   redeemLoginCode(code: string | undefined): Promise<boolean>;
+  /**
+   * Resolves once what this host created is recorded where every host sees it, so a link or cookie
+   * handed out next works on any of them (at once for one host's memory).
+   */
+  flush(): Promise<void>;
 }
 
 export const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60_000;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { EventBus } from '../../events/event-bus.js';
 import type { NanoclawEvent } from '../../events/types.js';
-import type { PostgresDatabase } from './postgres-database.js';
+import { loadDriver, type PostgresDatabase } from './postgres-database.js';
 
 /** The LISTEN/NOTIFY channel the hosts share. */
 export const EVENT_CHANNEL = 'nanoclaw_events';
@@ -115,7 +115,9 @@ export class PgEventChannel {
 
   async #listen(): Promise<void> {
     if (this.#closed) return;
-    const client = new pg.Client({
+    const driver = await loadDriver();
+    if (this.#closed) return;
+    const client = new driver.Client({
       connectionString: this.#db.url,
       connectionTimeoutMillis: 5_000,
       application_name: 'nanoclaw-events',

@@ -121,7 +121,7 @@ export class PgPageSessions implements PageSessions {
     void write.finally(() => this.#writes.delete(write));
   }
 
-  /** Waits for the records still being written (shutdown). */
+  /** Waits for the records still being written (before a link or cookie goes out, and at shutdown). */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.#writes]);
   }

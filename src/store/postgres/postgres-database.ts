@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { StoreError } from '../store-errors.js';
 import { describeDatabaseUrl, withoutPassword } from './database-url.js';
 import { applySchema } from './schema.js';
@@ -16,6 +16,16 @@ export interface PostgresDatabaseOptions {
   onError?: (error: StoreError) => void;
 }
 
+type Driver = typeof pg;
+let loadingDriver: Promise<Driver> | null = null;
+let loadedDriver: Driver | null = null;
+
+/** node-postgres, loaded the first time a database is used: commands without one never load it. */
+export function loadDriver(): Promise<Driver> {
+  loadingDriver ??= import('pg').then((module) => (loadedDriver = module.default));
+  return loadingDriver;
+}
+
 /** SQLSTATE classes that mean "cannot talk to the server now", not "the statement is wrong". */
 const UNAVAILABLE_STATES = /^(08|53|57P|28|3D000)/;
 
@@ -27,8 +37,8 @@ const UNAVAILABLE_STATES = /^(08|53|57P|28|3D000)/;
 export class PostgresDatabase {
   readonly where: string;
   readonly url: string;
-  readonly pool: pg.Pool;
-  readonly lockPool: pg.Pool;
+  readonly #options: PostgresDatabaseOptions;
+  #pools: Promise<{ pool: pg.Pool; lockPool: pg.Pool }> | null = null;
   readonly #onError: (error: StoreError) => void;
   #ready: Promise<void> | null = null;
   #closed = false;
@@ -36,15 +46,27 @@ export class PostgresDatabase {
   constructor(options: PostgresDatabaseOptions) {
     this.url = options.url;
     this.where = describeDatabaseUrl(options.url);
+    this.#options = options;
     this.#onError = options.onError ?? (() => {});
-    const connectionTimeoutMillis = options.connectTimeoutMs ?? 5_000;
-    const common = { connectionString: options.url, connectionTimeoutMillis, application_name: 'nanoclaw' };
-    this.pool = new pg.Pool({ ...common, max: options.poolSize ?? 10 });
-    this.lockPool = new pg.Pool({ ...common, max: options.lockPoolSize ?? 10 });
-    // An idle connection that breaks (the server restarts) must not take the process down.
-    for (const pool of [this.pool, this.lockPool]) {
-      pool.on('error', (error) => this.#onError(this.unavailable(error)));
-    }
+  }
+
+  /** The two pools, made on first use (no connection is opened until a statement needs one). */
+  pools(): Promise<{ pool: pg.Pool; lockPool: pg.Pool }> {
+    this.#pools ??= loadDriver().then((driver) => {
+      const options = this.#options;
+      const common = {
+        connectionString: options.url,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+        application_name: 'nanoclaw',
+      };
+      const pool = new driver.Pool({ ...common, max: options.poolSize ?? 10 });
+      const lockPool = new driver.Pool({ ...common, max: options.lockPoolSize ?? 10 });
+      // An idle connection that breaks (the server restarts) must not take the process down.
+      for (const each of [pool, lockPool])
+        each.on('error', (error) => this.#onError(this.unavailable(error)));
+      return { pool, lockPool };
+    });
+    return this.#pools;
   }
 
   /** Applies the schema once; a failure (server down) is tried again by the next caller. */
@@ -52,7 +74,7 @@ export class PostgresDatabase {
     if (this.#closed) return Promise.reject(new StoreError('STORE_UNAVAILABLE', `${this.where} is closed`));
     if (!this.#ready) {
       const applying = (async () => {
-        const client = await this.#connect(this.pool);
+        const client = await this.#connect((await this.pools()).pool);
         try {
           await applySchema(client, this.where);
         } catch (error) {
@@ -77,7 +99,7 @@ export class PostgresDatabase {
   ): Promise<pg.QueryResult<R>> {
     await this.ready();
     try {
-      return await this.pool.query<R>(text, values);
+      return await (await this.pools()).pool.query<R>(text, values);
     } catch (error) {
       throw this.failure(error, failure, 'a statement failed');
     }
@@ -86,7 +108,7 @@ export class PostgresDatabase {
   /** A connection of the lock pool, for a transaction that holds a lock. */
   async lockClient(): Promise<pg.PoolClient> {
     await this.ready();
-    return this.#connect(this.lockPool);
+    return this.#connect((await this.pools()).lockPool);
   }
 
   async #connect(pool: pg.Pool): Promise<pg.PoolClient> {
@@ -100,7 +122,11 @@ export class PostgresDatabase {
   /** A driver error as a StoreError: unreachable, or `code` for a statement the server refused. */
   failure(error: unknown, code: 'STORE_UNREADABLE' | 'STORE_WRITE_FAILED', what: string): StoreError {
     if (error instanceof StoreError) return error;
-    if (error instanceof pg.DatabaseError && !UNAVAILABLE_STATES.test(error.code ?? '')) {
+    if (
+      loadedDriver &&
+      error instanceof loadedDriver.DatabaseError &&
+      !UNAVAILABLE_STATES.test(error.code ?? '')
+    ) {
       return new StoreError(
         code,
         `${this.where}: ${what}: ${withoutPassword(error.message, this.url)} (${error.code ?? 'no SQLSTATE'})`,
@@ -125,6 +151,8 @@ export class PostgresDatabase {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([this.pool.end(), this.lockPool.end()]);
+    if (!this.#pools) return;
+    const { pool, lockPool } = await this.#pools;
+    await Promise.allSettled([pool.end(), lockPool.end()]);
   }
 }

@@ -82,6 +82,7 @@ export const pageRoutes: RouteModule = (context) => {
           if (!(await context.sessions.redeemLoginCode(request.query.token)))
             return redirect('/?login=expired');
           const session = context.sessions.createSession();
+          await context.sessions.flush();
           // `next` lets a terminal link log in and go straight on, e.g. to an authorization start.
           return redirect(request.query.next ?? '/', {
             cookies: [

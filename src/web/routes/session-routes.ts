@@ -13,7 +13,7 @@ export const sessionRoutes: RouteModule = (context) => [
     path: '/api/session',
     access: 'public',
     body: z.strictObject({ token: z.string({ error: 'expected the API token' }).min(1).max(512) }),
-    handle(request) {
+    async handle(request) {
       // A login from another site would plant our session in the user's browser (login CSRF).
       const origin = request.headers.origin;
       if (origin !== undefined && !context.guard.isAllowedOrigin(origin)) {
@@ -22,16 +22,15 @@ export const sessionRoutes: RouteModule = (context) => [
       if (!context.guard.isApiToken(request.body.token)) {
         throw new HttpError(401, 'UNAUTHORIZED', 'that is not the API token');
       }
+      const session = context.sessions.createSession();
+      // The next request may reach another host behind the same address: the session is there first.
+      await context.sessions.flush();
       return json(
         200,
         { loggedIn: true },
         {
           cookies: [
-            {
-              name: SESSION_COOKIE,
-              value: context.sessions.createSession(),
-              maxAgeSeconds: context.sessions.sessionTtlSeconds,
-            },
+            { name: SESSION_COOKIE, value: session, maxAgeSeconds: context.sessions.sessionTtlSeconds },
           ],
         },
       );
@@ -43,8 +42,10 @@ export const sessionRoutes: RouteModule = (context) => [
     path: '/api/login-links',
     access: 'api',
     body: z.strictObject({ next: localPath.optional() }),
-    handle(request) {
+    async handle(request) {
       const code = context.sessions.createLoginCode();
+      // The link may be opened on any host: it is recorded where all of them look before it goes out.
+      await context.sessions.flush();
       return json(201, { url: loginLink(context.publicUrl(), code, request.body.next) });
     },
   }),

@@ -32,20 +32,24 @@ describe.skipIf(!postgres.available)('the PostgreSQL store', () => {
   });
 
   it('applies the schema once, at its latest version', async () => {
-    const { rows } = await a.db.pool.query<{ version: number }>(
-      'SELECT version FROM nanoclaw_schema ORDER BY version',
-    );
+    const { rows } = await (
+      await a.db.pools()
+    ).pool.query<{ version: number }>('SELECT version FROM nanoclaw_schema ORDER BY version');
     expect(rows.map((row) => row.version)).toEqual(MIGRATIONS.map((_, index) => index + 1));
   });
 
   it('refuses a schema newer than it knows, clearly', async () => {
     const c = openStore();
-    await c.db.pool.query('INSERT INTO nanoclaw_schema (version) VALUES ($1)', [MIGRATIONS.length + 1]);
+    await (
+      await c.db.pools()
+    ).pool.query('INSERT INTO nanoclaw_schema (version) VALUES ($1)', [MIGRATIONS.length + 1]);
     try {
       const other = openStore();
       await expect(other.ready()).rejects.toMatchObject({ code: 'STORE_SCHEMA_NEWER' });
     } finally {
-      await c.db.pool.query('DELETE FROM nanoclaw_schema WHERE version = $1', [MIGRATIONS.length + 1]);
+      await (
+        await c.db.pools()
+      ).pool.query('DELETE FROM nanoclaw_schema WHERE version = $1', [MIGRATIONS.length + 1]);
     }
   });
 

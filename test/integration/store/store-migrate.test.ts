@@ -102,7 +102,9 @@ describe.skipIf(!postgres.available)('nanoclaw store migrate --to postgres', () 
     expect(await target.connections.get('alice', 'github')).toBe('conn-alice');
     expect(await target.connections.get('bob', 'github')).toBe('conn-bob-later');
     // Sealed in PostgreSQL: the tokens are not there in clear.
-    const { rows } = await target.db.pool.query<{ record: string }>('SELECT record FROM nanoclaw_grants');
+    const { rows } = await (
+      await target.db.pools()
+    ).pool.query<{ record: string }>('SELECT record FROM nanoclaw_grants');
     expect(rows.map((row) => row.record).join('\n')).not.toContain(ACCESS_TOKEN);
 
     const again = await migrate();
