@@ -3,8 +3,9 @@
  * handful of files instead of thousands:
  * - `nanoclaw.js` (the package's `bin`): a small CommonJS entry that picks one of the following;
  * - `hot-sync.cjs`, `hot-status.cjs`, `hot-run.cjs`: the hot commands (hosts run them before or as
- *   every container start), one CommonJS file each, loaded through V8's code cache (src/cli/start/code-cache.ts), with only
- *   what that command runs (`nango-sdk.cjs` beside them: the Nango SDK, for a sync that asks Nango);
+ *   every container start), one CommonJS file each, loaded through V8's code cache
+ *   (src/cli/start/code-cache.ts), with only what that command runs (`nango-sdk.cjs` beside them: the
+ *   Nango SDK, for a sync that asks Nango);
  * - `run-main.mjs` and one ES module chunk per command for every other command.
  * Run by `npm run build` after tsc, whose per-file output in dist/ stays what a library import uses;
  * tests call `buildCli` to bundle into a folder of their own. */

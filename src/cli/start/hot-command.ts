@@ -1,4 +1,4 @@
-/** The commands hosts run before every container launch; each ships as a bundle of its own. */
+/** The commands hosts run before or as every container launch; each ships as a bundle of its own. */
 export const HOT_COMMANDS = ['sync', 'status', 'run'] as const;
 export type HotCommand = (typeof HOT_COMMANDS)[number];
 
