@@ -2,9 +2,10 @@
  * Bundles the CLI into dist/bin/, so a process loads only the code of the command it runs, from a
  * handful of files instead of thousands:
  * - `nanoclaw.js` (the package's `bin`): a small CommonJS entry that picks one of the following;
- * - `hot-sync.cjs`, `hot-status.cjs`: the hot commands (hosts run them before every container start),
- *   one CommonJS file each, loaded through V8's code cache (src/cli/start/code-cache.ts), with only
- *   what that command runs (`nango-sdk.cjs` beside them: the Nango SDK, for a sync that asks Nango);
+ * - `hot-sync.cjs`, `hot-status.cjs`, `hot-run.cjs`: the hot commands (hosts run them before or as
+ *   every container start), one CommonJS file each, loaded through V8's code cache
+ *   (src/cli/start/code-cache.ts), with only what that command runs (`nango-sdk.cjs` beside them: the
+ *   Nango SDK, for a sync that asks Nango);
  * - `run-main.mjs` and one ES module chunk per command for every other command.
  * Run by `npm run build` after tsc, whose per-file output in dist/ stays what a library import uses;
  * tests call `buildCli` to bundle into a folder of their own. */
@@ -51,17 +52,21 @@ const moduleUrlAsCompiled = (outDir: string, format: 'esm' | 'cjs' = 'esm'): Plu
  * schemas install English from its own module), so they resolve to an empty module; the full form
  * keeps its own `z.locales`.
  */
-const zodCoreWithoutLocales: Plugin = {
-  name: 'zod-core-without-locales',
+const zodWithoutLocales = (forms: RegExp): Plugin => ({
+  name: 'zod-without-locales',
   setup(builder) {
     builder.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]zod[\\/]v4[\\/](core|mini)[\\/]/.test(args.importer)
-        ? { path: 'zod-locales', namespace: 'empty' }
-        : undefined,
+      forms.test(args.importer) ? { path: 'zod-locales', namespace: 'empty' } : undefined,
     );
     builder.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: '', loader: 'js' }));
   },
-};
+});
+const zodCoreWithoutLocales = zodWithoutLocales(/[\\/]zod[\\/]v4[\\/](core|mini)[\\/]/);
+/**
+ * For a hot command's bundle: the full form's `z.locales` goes too. What it bundles (the skill
+ * manifests' schema, for `run`) never reads it; the full form installs English from its own module.
+ */
+const zodAllWithoutLocales = zodWithoutLocales(/[\\/]zod[\\/]v4[\\/](core|mini|classic)[\\/]/);
 
 /**
  * Parts of the Docker client nanoclaw never uses, yet loaded (or bundled) with it: dockerode's BuildKit
@@ -310,6 +315,17 @@ const cryptoOnDemand: Plugin = {
   },
 };
 
+/**
+ * What each hot command's bundle gets besides what all of them do: sync and status hash and encrypt
+ * nothing when warm, a run names its container and writes its token view (node:crypto as it is), and
+ * talks to Docker.
+ */
+const HOT_COMMAND_PLUGINS: Readonly<Record<HotCommand, readonly Plugin[]>> = {
+  sync: [cryptoOnDemand],
+  status: [cryptoOnDemand],
+  run: [dockerClientOnDemand],
+};
+
 export interface BuiltCli {
   /** The entry to run with node. */
   entry: string;
@@ -390,11 +406,11 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
           noNangoWebhookParser,
           writeOnlyPackagesOnDemand,
           yamlAsModules,
-          cryptoOnDemand,
+          ...HOT_COMMAND_PLUGINS[command],
           commanderSpawnOnDemand,
           configZodOfItsOwn,
           moduleUrlAsCompiled(outDir, 'cjs'),
-          zodCoreWithoutLocales,
+          zodAllWithoutLocales,
         ],
       }),
     ),

@@ -7,8 +7,8 @@ import { hotCommandOf } from './hot-command.js';
 
 /**
  * The built CLI's entry (the package's bin, a CommonJS file: nothing of the ES module loader runs for
- * a hot command). A hot command (sync, status) runs from a CommonJS bundle of its own, loaded through
- * V8's code cache as it stands after a run: what Node 20 has no cache for at all, and more than
+ * a hot command). A hot command (sync, status, run) runs from a CommonJS bundle of its own, loaded
+ * through V8's code cache as it stands after a run: what Node 20 has no cache for at all, and more than
  * Node 22's compile cache keeps (the code compiled before the run). Every other command runs from the
  * ES module chunks, with Node's compile cache where there is one.
  */

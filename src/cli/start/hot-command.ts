@@ -1,5 +1,5 @@
-/** The commands hosts run before every container launch; each ships as a bundle of its own. */
-export const HOT_COMMANDS = ['sync', 'status'] as const;
+/** The commands hosts run before or as every container launch; each ships as a bundle of its own. */
+export const HOT_COMMANDS = ['sync', 'status', 'run'] as const;
 export type HotCommand = (typeof HOT_COMMANDS)[number];
 
 /**

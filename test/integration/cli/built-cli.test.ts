@@ -7,7 +7,7 @@ import type { SyncCommandJson } from '../../../src/cli/commands/sync.js';
 import { BuiltCliFixture } from '../../support/built-cli.js';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
 
-/** What only serve, run, connect, doctor or demo need: a sync or a status must never load them. */
+/** What only serve, run, connect, doctor or demo need: a sync or a status must never load them (a run loads only Docker). */
 const HEAVY_PACKAGES = ['fastify', 'dockerode', 'chokidar', 'oidc-provider'];
 /** A stack frame as Node prints it. */
 const STACK_FRAME = /^\s+at .+[:(]/m;
@@ -62,6 +62,17 @@ describe('the built CLI loads only what a command uses', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toContain('google-calendar');
     for (const name of [...HEAVY_PACKAGES, '@nangohq/node']) expect(packages).not.toContain(name);
+  });
+
+  it('a run loads Docker, and nothing of the server, the file watcher or the OAuth server', async () => {
+    // An unknown skill: the command, the configuration and the catalog load, no container starts.
+    const { run, packages } = await cli.packagesLoadedBy(['run', 'no-such-skill'], { cwd: project, env });
+    expect(run.exitCode, run.stderr).toBe(2);
+    expect(run.stderr).toContain('UNKNOWN_SKILL');
+    expect(packages).toContain('dockerode');
+    for (const name of ['fastify', 'chokidar', 'oidc-provider', '@nangohq/node']) {
+      expect(packages).not.toContain(name);
+    }
   });
 
   it('the recording would notice: doctor loads Docker', async () => {

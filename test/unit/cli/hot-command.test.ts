@@ -10,6 +10,8 @@ describe('which bundle the built CLI starts', () => {
     expect(hotCommandOf(['--config', 'other.yaml', 'sync'])).toBe('sync');
     expect(hotCommandOf(['--config=other.yaml', 'sync'])).toBe('sync');
     expect(hotCommandOf(['-cother.yaml', 'status'])).toBe('status');
+    expect(hotCommandOf(['run', 'noop', '--json', '--', 'sync'])).toBe('run');
+    expect(hotCommandOf(['-c', 'other.yaml', 'run', 'noop'])).toBe('run');
   });
 
   it('anything else takes the general way', () => {
@@ -17,7 +19,8 @@ describe('which bundle the built CLI starts', () => {
       [],
       ['--help'],
       ['help', 'sync'],
-      ['run', 'sync'],
+      ['skills', 'sync'],
+      ['relay', 'run'],
       ['serve'],
       ['--json', 'sync'],
       ['-c', 'sync'],
