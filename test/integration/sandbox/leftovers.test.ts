@@ -62,6 +62,7 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
     });
     return new SkillRunner({
       config: {
+        dataDir: path.join(root, 'data'),
         skillsDir: path.join(root, 'skills'),
         sandbox: {
           image: TEST_SKILL_IMAGE,
@@ -164,6 +165,7 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
     // The daemon as it is after a restart in the same container: same host name, same pid.
     const runner = new SkillRunner({
       config: {
+        dataDir: path.join(root, 'data'),
         skillsDir: path.join(root, 'skills'),
         sandbox: {
           image: TEST_SKILL_IMAGE,
