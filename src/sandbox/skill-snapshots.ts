@@ -56,7 +56,16 @@ export class SkillSnapshots {
     signal?.throwIfAborted();
     const folder = path.join(root, digest);
     if (await this.#reuse(folder)) return folder;
-    await this.#write(root, digest, entries, signal);
+    try {
+      await this.#write(root, digest, entries, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      // The snapshots folder was removed while we ran: made (and checked) again.
+      this.#root = null;
+      const again = await this.#ensureRoot();
+      await this.#write(again, digest, entries, signal);
+      return path.join(again, digest);
+    }
     await this.prune(signal).catch(() => undefined);
     return folder;
   }

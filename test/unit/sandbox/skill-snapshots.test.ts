@@ -93,6 +93,15 @@ describe('SkillSnapshots', () => {
     expect(SNAPSHOT_MAX_IDLE_MS).toBe(7 * DAY);
   });
 
+  it('writes the snapshots folder again when it was removed while the runner lived', async () => {
+    const snapshots = new SkillSnapshots({ dataDir });
+    const first = await snapshots.prepare(skillsDir, 'hello');
+    await rm(path.join(dataDir, 'skill-files'), { recursive: true });
+    expect(await snapshots.prepare(skillsDir, 'hello')).toBe(first);
+    expect(await modeOf(path.join(first, 'main.py'))).toBe(0o755);
+    expect(await modeOf(path.dirname(first))).toBe(0o700);
+  });
+
   it('refuses a data folder others may write to, naming it', async () => {
     await mkdir(dataDir, { mode: 0o700 });
     await chmod(dataDir, 0o777);
