@@ -35,7 +35,9 @@ export interface SkillSnapshotsOptions {
  * Each run reads the skill folder (no link followed) and digests it; a snapshot of that digest is
  * written once (into a temporary folder beside it, then renamed into place: a concurrent writer of
  * the same digest is harmless) and reused while the files stay the same. A snapshot unused for
- * SNAPSHOT_MAX_IDLE_MS is removed when another is written.
+ * SNAPSHOT_MAX_IDLE_MS is removed when another is written. (A run of another process taking up a
+ * snapshot idle that long at the very moment it is removed would fail at create: Docker refuses a
+ * bind of a missing folder; the next run writes it again.)
  */
 export class SkillSnapshots {
   readonly #dataDir: string;
