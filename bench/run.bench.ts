@@ -27,6 +27,7 @@ import { buildContainerSpec } from '../src/sandbox/container-spec.js';
 import { DockerContainerRuntime, toDockerCreateOptions } from '../src/sandbox/docker-container-runtime.js';
 import { SkillCatalog } from '../src/sandbox/skill-catalog.js';
 import { SkillRunner } from '../src/sandbox/skill-runner.js';
+import { SkillSnapshots } from '../src/sandbox/skill-snapshots.js';
 import { runCliInProcess, spawnCli } from '../test/support/cli.js';
 import { FakeNangoServer } from '../test/support/fake-nango-server.js';
 import type { BenchmarkResult } from './run.js';
@@ -182,6 +183,10 @@ export default async function runBench(): Promise<RunBenchResult> {
         runId: '00000000-0000-4000-8000-000000000000',
         args: [],
         tokensDir: await runtime.folder.ensureOwnerDir('main'),
+        skillFilesDir: await new SkillSnapshots({ dataDir: resolved.config.dataDir }).prepare(
+          skillsDir,
+          'noop',
+        ),
         tokenFolderGid: null,
         hostNetwork: 'none',
         process: currentProcess(),

@@ -21,11 +21,6 @@ export interface ContainerSpec {
   workingDir: string;
   labels: Record<string, string>;
   mounts: ContainerMount[];
-  /**
-   * Mount points of fresh anonymous volumes, empty (nothing copied from the image) and owned by root,
-   * filled by `putArchive` before the start and removed with the container.
-   */
-  volumes: string[];
   /** Mount point -> tmpfs options. */
   tmpfs: Record<string, string>;
   readonlyRootfs: boolean;
@@ -74,8 +69,6 @@ export interface ContainerRuntime {
    * so no output is missed.
    */
   attach(id: string, signal: AbortSignal): Promise<AsyncIterable<OutputChunk>>;
-  /** Unpacks a tar archive into `folder` of a created container (one of its `volumes`). */
-  putArchive(id: string, folder: string, archive: Buffer, signal: AbortSignal): Promise<void>;
   start(id: string, signal: AbortSignal): Promise<void>;
   /** Resolves with the exit code once the container has stopped. */
   wait(id: string, signal: AbortSignal): Promise<number>;

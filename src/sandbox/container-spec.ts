@@ -33,6 +33,11 @@ export interface ContainerSpecInput {
    * read-only; never single files.
    */
   tokensDir: string;
+  /**
+   * The snapshot of the skill's files nanoclaw wrote (see SkillSnapshots), in a folder only it can
+   * change: mounted whole, read-only, at the skill's mount point.
+   */
+  skillFilesDir: string;
   /** Group that owns the token view; added to the user unless it is the skill's own or root's. */
   tokenFolderGid: number | null;
   /** The host's setting: `none` puts every container on no network whatever the manifest says. */
@@ -44,7 +49,7 @@ export interface ContainerSpecInput {
   deadline: number;
 }
 
-/** Where a skill's files are copied to in its container. */
+/** Where a skill's files are in its container. */
 export function skillMountOf(skill: string): string {
   return `${SKILLS_MOUNT_ROOT}/${skill}`;
 }
@@ -75,11 +80,13 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
       [LABEL_INSTANCE]: input.process.instance,
       [LABEL_DEADLINE]: formatDeadline(input.deadline),
     },
-    // Only our own token view is bound from the host. The skill's files are copied in (see
-    // skillMountOf): a bind of the skill folder would be resolved by Docker at start, after any check
-    // of ours, and a skill author could swap it for a symlink in between.
-    mounts: [{ source: input.tokensDir, target: TOKENS_MOUNT, readOnly: true }],
-    volumes: [skillMountOf(manifest.name)],
+    // Only folders nanoclaw owns are bound from the host: the token view and the snapshot of the
+    // skill's files. A bind of the skill folder itself would be resolved by Docker at start, after
+    // any check of ours, and a skill author could swap it for a symlink in between.
+    mounts: [
+      { source: input.tokensDir, target: TOKENS_MOUNT, readOnly: true },
+      { source: input.skillFilesDir, target: skillMountOf(manifest.name), readOnly: true },
+    ],
     tmpfs: { '/tmp': TMP_OPTIONS },
     readonlyRootfs: true,
     capDrop: ['ALL'],

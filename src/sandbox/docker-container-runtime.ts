@@ -92,23 +92,12 @@ export function toDockerCreateOptions(spec: ContainerSpec): Docker.ContainerCrea
     AttachStderr: true,
     NetworkDisabled: spec.networkMode === 'none',
     HostConfig: {
-      Mounts: [
-        ...spec.mounts.map((mount) => ({
-          Type: 'bind' as const,
-          Source: mount.source,
-          Target: mount.target,
-          ReadOnly: mount.readOnly,
-        })),
-        // Nothing is copied in from the image: only what putArchive puts there.
-        ...spec.volumes.map((target) => ({
-          Type: 'volume' as const,
-          // No name: an anonymous volume, removed with the container (remove's `v`).
-          Source: '',
-          Target: target,
-          ReadOnly: false,
-          VolumeOptions: { NoCopy: true, Labels: {}, DriverConfig: { Name: 'local', Options: {} } },
-        })),
-      ],
+      Mounts: spec.mounts.map((mount) => ({
+        Type: 'bind' as const,
+        Source: mount.source,
+        Target: mount.target,
+        ReadOnly: mount.readOnly,
+      })),
       GroupAdd: spec.groupAdd,
       Tmpfs: spec.tmpfs,
       ReadonlyRootfs: spec.readonlyRootfs,
@@ -194,14 +183,6 @@ export class DockerContainerRuntime implements ContainerRuntime {
       return demultiplex(stream, signal);
     } catch (error) {
       throw wrap(error, 'cannot attach to the container');
-    }
-  }
-
-  async putArchive(id: string, folder: string, archive: Buffer, signal: AbortSignal): Promise<void> {
-    try {
-      await this.#docker.getContainer(id).putArchive(archive, { path: folder, abortSignal: signal });
-    } catch (error) {
-      throw wrap(error, `cannot copy files into the container at ${folder}`);
     }
   }
 

@@ -19,7 +19,7 @@ import {
   type ContainerOwnerProcess,
 } from './container-labels.js';
 import type { ContainerRuntime, OutputChunk } from './container-runtime.js';
-import { buildContainerSpec, ROOT_GID, skillMountOf } from './container-spec.js';
+import { buildContainerSpec, ROOT_GID } from './container-spec.js';
 import type { PreparedLaunch } from './launch.js';
 import { LaunchPreparer } from './launch-preparer.js';
 import type { OutputWatch } from './output-watch.js';
@@ -30,8 +30,8 @@ import {
 } from './sandbox-errors.js';
 import { checkSkillLimits } from './skill-manifest.js';
 import type { Skill, SkillCatalog } from './skill-catalog.js';
-import { archiveSkillFiles } from './skill-files.js';
 import { SkillImages } from './skill-images.js';
+import { SkillSnapshots } from './skill-snapshots.js';
 import { TokenRedactor } from './token-redactor.js';
 
 export type RunEndReason = SkillExitedEvent['reason'];
@@ -59,7 +59,7 @@ export interface RunResult {
 }
 
 export interface SkillRunnerOptions {
-  config: Pick<NanoclawConfig, 'sandbox' | 'skillsDir'>;
+  config: Pick<NanoclawConfig, 'sandbox' | 'skillsDir' | 'dataDir'>;
   catalog: SkillCatalog;
   containers: ContainerRuntime;
   tokenSync: TokenSync;
@@ -78,6 +78,8 @@ export interface SkillRunnerOptions {
   /** The shared launch path and prompts (made from the parts above when not given). */
   launches?: LaunchPreparer;
   prompter?: AuthPrompter;
+  /** Where the skills' files are copied for their containers (made over `config.dataDir` when not given). */
+  snapshots?: SkillSnapshots;
 }
 
 interface ActiveRun {
@@ -108,8 +110,8 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
 
 /**
  * Runs skills in hardened containers: syncs the providers a skill declares for its owner, mounts
- * a view of that owner's token folder with only those providers' files (read-only), copies the
- * skill's files in, streams output line by line, turns AUTH_REQUIRED lines
+ * a view of that owner's token folder with only those providers' files (read-only), mounts a
+ * snapshot of the skill's files (read-only, see SkillSnapshots), streams output line by line, turns AUTH_REQUIRED lines
  * into `auth_required` events while the container runs, enforces the timeout, and removes every
  * container it creates.
  */
@@ -118,6 +120,7 @@ export class SkillRunner {
   readonly #images: SkillImages;
   readonly #prompter: AuthPrompter;
   readonly #launches: LaunchPreparer;
+  readonly #snapshots: SkillSnapshots;
   readonly #process: ContainerOwnerProcess;
   /** The one record of runs in progress, whoever started them (the CLI, the page, the API). */
   readonly #active = new Set<ActiveRun>();
@@ -148,6 +151,7 @@ export class SkillRunner {
     this.#launches =
       options.launches ??
       new LaunchPreparer({ tokenSync: options.tokenSync, prompter: this.#prompter, logger: options.logger });
+    this.#snapshots = options.snapshots ?? new SkillSnapshots({ dataDir: options.config.dataDir });
     this.#process = { ...currentProcess(), ...options.process };
   }
 
@@ -256,8 +260,7 @@ export class SkillRunner {
     const image = skill.image ?? config.sandbox.image;
     let launch: PreparedLaunch;
     let tokenFolderGid: number;
-    // Up to 64 MiB: dropped once it is in the container, not held for the whole run.
-    let skillFiles: Buffer | null;
+    let skillFiles: string;
     try {
       await this.#images.ensure(image, signal);
       launch = await this.#launches.prepare({
@@ -266,7 +269,7 @@ export class SkillRunner {
         signal,
       });
       tokenFolderGid = (await stat(launch.mount.hostPath)).gid;
-      skillFiles = await archiveSkillFiles(config.skillsDir, skill.name, signal);
+      skillFiles = await this.#snapshots.prepare(config.skillsDir, skill.name, signal);
     } catch (error) {
       if (signal.aborted) return aborted();
       throw error;
@@ -283,6 +286,7 @@ export class SkillRunner {
       runId,
       args,
       tokensDir: launch.mount.hostPath,
+      skillFilesDir: skillFiles,
       tokenFolderGid,
       hostNetwork: config.sandbox.network,
       cpus: config.sandbox.limits.cpus,
@@ -294,13 +298,6 @@ export class SkillRunner {
     const containerId = await containers.create(spec, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
     const output = new AbortController();
     try {
-      await containers.putArchive(
-        containerId,
-        skillMountOf(skill.name),
-        skillFiles,
-        AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
-      );
-      skillFiles = null;
       const chunks = await containers.attach(containerId, output.signal);
       if (signal.aborted) return aborted();
       await containers.start(containerId, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));

@@ -12,7 +12,7 @@ import { TokenFolder } from '../../src/tokens/token-folder.js';
 import { TokenSync } from '../../src/tokens/token-sync.js';
 
 export interface BareSkillRunnerOptions {
-  /** Skills are read from `<root>/skills`, tokens kept in `<root>/tokens`. */
+  /** Skills are read from `<root>/skills`, tokens kept in `<root>/tokens`, snapshots in `<root>/data`. */
   root: string;
   containers: ContainerRuntime;
   logger?: Logger;
@@ -37,6 +37,7 @@ export async function bareSkillRunner(options: BareSkillRunnerOptions): Promise<
   });
   return new SkillRunner({
     config: {
+      dataDir: path.join(options.root, 'data'),
       skillsDir,
       sandbox: {
         image: 'nanoclaw-skill:latest',

@@ -104,11 +104,9 @@ export class FakeContainerRuntime implements ContainerRuntime {
   readonly images = new Set<string>(['nanoclaw-skill:latest']);
   /** Images that declare VOLUME folders (by image name). */
   readonly imageVolumeFolders = new Map<string, string[]>();
-  /** Archives put into containers, by container id. */
-  readonly archives = new Map<string, Array<{ folder: string; archive: Buffer }>>();
   readonly containers = new Map<string, FakeContainer>();
   readonly calls: Array<{
-    method: Method | 'buildImage' | 'imageExists' | 'imageVolumes' | 'putArchive';
+    method: Method | 'buildImage' | 'imageExists' | 'imageVolumes';
     id?: string;
   }> = [];
   readonly builds: ImageBuildRequest[] = [];
@@ -227,12 +225,6 @@ export class FakeContainerRuntime implements ContainerRuntime {
   async imageVolumes(image: string): Promise<string[] | null> {
     this.calls.push({ method: 'imageVolumes' });
     return this.images.has(image) ? (this.imageVolumeFolders.get(image) ?? []) : null;
-  }
-
-  async putArchive(id: string, folder: string, archive: Buffer): Promise<void> {
-    this.calls.push({ method: 'putArchive', id });
-    this.#get(id);
-    this.archives.set(id, [...(this.archives.get(id) ?? []), { folder, archive }]);
   }
 
   async buildImage(request: ImageBuildRequest): Promise<void> {

@@ -143,13 +143,15 @@ describe.skipIf(!docker.available)('container hardening, seen from inside a real
       workspace: 'EROFS',
       tokenFile: 'EROFS',
       tokensFolder: 'EROFS',
-      // The skill's files are copied into a volume owned by root: nothing there is the skill user's.
-      skillFolder: 'EACCES',
+      // The skill's files are nanoclaw's snapshot, bound read-only.
+      skillFolder: 'EROFS',
       tmp: 'written',
     });
     expect(report.tmpExec).toBe('EACCES');
     expect(report.mounts['/']?.options).toContain('ro');
     expect(report.mounts['/workspace/tokens']?.options).toContain('ro');
+    expect(report.mounts['/opt/nanoclaw/skills/probe']?.options).toContain('ro');
+    expect(report.mounts['/opt/nanoclaw/skills/probe']?.root).toMatch(/\/data\/skill-files\/[0-9a-f]{64}$/);
     expect(report.mounts['/tmp']?.options).toEqual(expect.arrayContaining(['rw', 'nosuid', 'noexec']));
   });
 

@@ -25,7 +25,7 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-leftovers-'));
     const skills: Record<string, string> = {
-      // Long enough for the test to find its container; reads its own files from the volume.
+      // Long enough for the test to find its container; reads its own files from their snapshot.
       quick: 'name: quick\ncommand: [sh, -c, "cat /opt/nanoclaw/skills/quick/skill.yaml && sleep 2"]\n',
       sleeper: 'name: sleeper\ncommand: [sleep, "120"]\ntimeout: 150\n',
     };
@@ -62,6 +62,7 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
     });
     return new SkillRunner({
       config: {
+        dataDir: path.join(root, 'data'),
         skillsDir: path.join(root, 'skills'),
         sandbox: {
           image: TEST_SKILL_IMAGE,
@@ -81,11 +82,10 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
     });
   }
 
-  /**
-   * The volumes a run's container mounts, read from the engine while it exists. Other processes
-   * share this engine (their volumes come and go), so the run's own volumes are followed by name.
-   */
-  async function containerOfRun(runId: string): Promise<{ id: string; volumes: string[] }> {
+  /** The mounts of a run's container, read from the engine while it exists. */
+  async function containerOfRun(
+    runId: string,
+  ): Promise<{ id: string; volumes: string[]; skillMount: { source: string; rw: boolean } | null }> {
     if (!docker.available) throw new Error('no Docker engine');
     for (let attempt = 0; attempt < 600; attempt += 1) {
       const [id] = await containersWithLabel(docker.docker, 'nanoclaw.run-id', runId);
@@ -95,37 +95,33 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
         const volumes = info.Mounts.filter((mount) => mount.Type === 'volume').map(
           (mount) => mount.Name ?? '',
         );
-        return { id, volumes };
+        const skill = info.Mounts.find((mount) => mount.Destination.startsWith('/opt/nanoclaw/skills/'));
+        return { id, volumes, skillMount: skill ? { source: skill.Source, rw: skill.RW } : null };
       }
       await sleep(50);
     }
     throw new Error(`no container of run ${runId} appeared`);
   }
 
-  async function volumeNames(): Promise<Set<string>> {
-    if (!docker.available) throw new Error('no Docker engine');
-    const { Volumes } = await docker.docker.listVolumes();
-    return new Set((Volumes ?? []).map((volume) => volume.Name));
-  }
-
-  it('leaves no anonymous volume behind after a run (the skill files go into one)', async () => {
+  it("creates no volume at all: the skill's files are a read-only bind of nanoclaw's snapshot", async () => {
     if (!docker.available) return;
     const runner = await runnerAs({ host: `nanoclaw-test-${randomUUID()}`, instance: randomUUID() });
-    const before = await volumeNames();
     const { runId, done } = runner.start({ skill: 'quick', owner: 'main' });
-    const { volumes } = await containerOfRun(runId).catch(async (error: unknown) => {
+    const { volumes, skillMount } = await containerOfRun(runId).catch(async (error: unknown) => {
       await done;
       throw error;
     });
+    // The skill read its own files from the snapshot.
     expect(await done).toMatchObject({ exitCode: 0 });
 
-    expect(volumes.length).toBeGreaterThan(0);
-    for (const volume of volumes) expect(before.has(volume)).toBe(false);
-    const after = await volumeNames();
-    for (const volume of volumes) expect(after.has(volume)).toBe(false);
+    expect(volumes).toEqual([]);
+    expect(skillMount).toEqual({
+      source: expect.stringMatching(/\/data\/skill-files\/[0-9a-f]{64}$/),
+      rw: false,
+    });
   });
 
-  it('leaves no anonymous volume behind when the leftover reaper removes a running container', async () => {
+  it('creates no volume for a container the leftover reaper removes while it runs', async () => {
     if (!docker.available) return;
     const host = `nanoclaw-test-${randomUUID()}`;
     // The daemon that started the run, and the one that replaced it after a restart (same pid).
@@ -135,12 +131,10 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
     const ended = done.catch(() => null);
     try {
       const { id, volumes } = await containerOfRun(runId);
-      expect(volumes.length).toBeGreaterThan(0);
+      expect(volumes).toEqual([]);
       // Overdue containers of other processes on this engine may go too: only this one is asserted.
       expect(await restarted.cleanupLeftovers()).toContain(id);
       expect(await containersWithLabel(docker.docker, 'nanoclaw.run-id', runId)).toEqual([]);
-      const after = await volumeNames();
-      for (const volume of volumes) expect(after.has(volume)).toBe(false);
     } finally {
       await previous.stopAll();
       await ended;
@@ -164,6 +158,7 @@ describe.skipIf(!docker.available)('leftover containers on a real engine', () =>
     // The daemon as it is after a restart in the same container: same host name, same pid.
     const runner = new SkillRunner({
       config: {
+        dataDir: path.join(root, 'data'),
         skillsDir: path.join(root, 'skills'),
         sandbox: {
           image: TEST_SKILL_IMAGE,

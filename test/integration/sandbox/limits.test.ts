@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ContainerInspectInfo } from 'dockerode';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NanoclawEvent } from '../../../src/events/types.js';
 import type { RunResult } from '../../../src/sandbox/skill-runner.js';
@@ -186,7 +187,7 @@ describe.skipIf(!docker.available)('memory and pids limits on a real container',
     expect(inspected.Config.User).toBe('10001:10001');
   });
 
-  it("mounts the launch's token view, a directory, read-only at /workspace/tokens, and no skill folder", async () => {
+  it("mounts the launch's token view and the skill files' snapshot, read-only, and nothing of the skills folder", async () => {
     const view = await sandbox.runtime.folder.ensureView('alice', ['google-calendar']);
     const tokenMounts = inspected.Mounts.filter((mount) => mount.Destination.startsWith('/workspace/tokens'));
     expect(tokenMounts).toEqual([
@@ -198,8 +199,21 @@ describe.skipIf(!docker.available)('memory and pids limits on a real container',
       }),
     ]);
     expect((await stat(view)).isDirectory()).toBe(true);
-    // The only bind is the token view: nothing under the skills folder is resolved by Docker.
-    expect(inspected.Mounts.filter((mount) => mount.Type === 'bind')).toHaveLength(1);
+    // The only other bind is nanoclaw's snapshot of the skill's files: nothing under the skills
+    // folder is resolved by Docker.
+    const others = inspected.Mounts.filter((mount) => !mount.Destination.startsWith('/workspace/tokens'));
+    const snapshots = await realpath(path.join(sandbox.root, 'data', 'skill-files'));
+    expect(others).toEqual([
+      expect.objectContaining({
+        Type: 'bind',
+        Source: expect.stringMatching(/^[^\0]*\/[0-9a-f]{64}$/),
+        RW: false,
+      }),
+    ]);
+    expect(path.dirname(others[0]?.Source ?? '')).toBe(snapshots);
+    expect(path.relative(await realpath(sandbox.skillsDir), others[0]?.Source ?? '').startsWith('..')).toBe(
+      true,
+    );
   });
 
   it('enforces the pids limit inside: forking stops at the limit with EAGAIN', () => {

@@ -41,6 +41,7 @@ describe.skipIf(!docker.available || process.getuid?.() !== 0)('the groups of a 
     const sources = new TokenSourceRegistry({});
     const runner = new SkillRunner({
       config: {
+        dataDir: path.join(root, 'data'),
         skillsDir: path.join(root, 'skills'),
         sandbox: {
           image: TEST_SKILL_IMAGE,

@@ -21,6 +21,8 @@ const input: ContainerSpecInput = {
   runId: 'run-1',
   args: ['--check'],
   tokensDir: '/srv/nanoclaw/data/tokens/.views/alice/0123456789abcdef01234567',
+  skillFilesDir:
+    '/srv/nanoclaw/data/skill-files/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
   tokenFolderGid: 10001,
   hostNetwork: 'manifest',
   process: { host: 'host-a', pid: 4242, instance: 'instance-a' },
@@ -42,7 +44,7 @@ describe('buildContainerSpec', () => {
     });
   });
 
-  it("binds only the launch's token view, whole and read-only; the skill's files go into a volume", () => {
+  it("binds only the launch's token view and the skill files' snapshot, whole and read-only", () => {
     const spec = buildContainerSpec(input);
     expect(spec.mounts).toEqual([
       {
@@ -50,9 +52,14 @@ describe('buildContainerSpec', () => {
         target: '/workspace/tokens',
         readOnly: true,
       },
+      // Nothing of the skill author's is bound (Docker would resolve that path at start): our copy.
+      {
+        source:
+          '/srv/nanoclaw/data/skill-files/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+        target: '/opt/nanoclaw/skills/google-calendar',
+        readOnly: true,
+      },
     ]);
-    // Nothing of the skill author's is bound: Docker would resolve that path at start.
-    expect(spec.volumes).toEqual(['/opt/nanoclaw/skills/google-calendar']);
   });
 
   it('appends the arguments to the command and tells the skill who and where', () => {

@@ -1,9 +1,10 @@
 import type * as fsPromises from 'node:fs/promises';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { archiveSkillFiles } from '../../../src/sandbox/skill-files.js';
+import { readSkillFiles } from '../../../src/sandbox/skill-files.js';
+import { SkillSnapshots } from '../../../src/sandbox/skill-snapshots.js';
 import { readAtMost } from '../../../src/sandbox/bounded-read.js';
 import { snapshotFolder } from '../../../src/sandbox/folder-snapshot.js';
 
@@ -72,7 +73,7 @@ describe('snapshotFolder limits', () => {
     let deepest = path.join(skillsDir, 'deep');
     for (let level = 0; level < 33; level += 1) deepest = path.join(deepest, 'd');
     await mkdir(deepest, { recursive: true });
-    await expect(archiveSkillFiles(skillsDir, 'deep')).rejects.toMatchObject({
+    await expect(readSkillFiles(skillsDir, 'deep')).rejects.toMatchObject({
       code: 'SKILL_FILES_INVALID',
       message: expect.stringContaining('32 levels'),
     });
@@ -84,7 +85,12 @@ describe('snapshotFolder limits', () => {
     for (let level = 0; level < 32; level += 1) deepest = path.join(deepest, 'd');
     await mkdir(deepest, { recursive: true });
     await writeFile(path.join(deepest, 'leaf.txt'), 'leaf\n');
-    await expect(archiveSkillFiles(skillsDir, 'deep')).resolves.toBeInstanceOf(Buffer);
+    const snapshot = await new SkillSnapshots({ dataDir: path.join(root, 'data') }).prepare(
+      skillsDir,
+      'deep',
+    );
+    const copied = path.join(snapshot, ...Array.from({ length: 32 }, () => 'd'), 'leaf.txt');
+    expect(await readFile(copied, 'utf8')).toBe('leaf\n');
   });
 
   it('refuses a skill folder of more than 10,000 entries, naming the limit', async () => {
@@ -95,7 +101,7 @@ describe('snapshotFolder limits', () => {
     await Promise.all(
       Array.from({ length: 10_000 }, (_, index) => writeFile(path.join(many, 'sub', `f${index}`), '')),
     );
-    await expect(archiveSkillFiles(skillsDir, 'many')).rejects.toMatchObject({
+    await expect(readSkillFiles(skillsDir, 'many')).rejects.toMatchObject({
       code: 'SKILL_FILES_INVALID',
       message: expect.stringContaining('10000 entries'),
     });

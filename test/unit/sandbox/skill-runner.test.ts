@@ -79,6 +79,7 @@ async function newRunner(options: { network?: 'manifest' | 'none'; grace?: numbe
   const catalog = await SkillCatalog.load(skillsDir);
   return new SkillRunner({
     config: {
+      dataDir: path.join(root, 'data'),
       skillsDir,
       sandbox: {
         image: 'nanoclaw-skill:latest',
@@ -242,8 +243,14 @@ describe('SkillRunner.run', () => {
       memoryBytes: 64 * 1024 * 1024,
       pidsLimit: 32,
       networkMode: 'bridge',
-      mounts: [{ source: view, target: '/workspace/tokens', readOnly: true }],
-      volumes: ['/opt/nanoclaw/skills/calendar'],
+      mounts: [
+        { source: view, target: '/workspace/tokens', readOnly: true },
+        {
+          source: expect.stringMatching(/\/data\/skill-files\/[0-9a-f]{64}$/),
+          target: '/opt/nanoclaw/skills/calendar',
+          readOnly: true,
+        },
+      ],
       labels: {
         'nanoclaw.managed': 'true',
         'nanoclaw.skill': 'calendar',
