@@ -77,7 +77,9 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
     const admin = new pg.Client({ connectionString: postgres.url });
     await admin.connect();
     try {
-      await admin.query(`ALTER DATABASE ${postgres.database} SET idle_in_transaction_session_timeout = '200ms'`);
+      await admin.query(
+        `ALTER DATABASE ${postgres.database} SET idle_in_transaction_session_timeout = '200ms'`,
+      );
       const store = openStore();
       await store.ready();
       const value = await store.grants.withLock('alice', 'demo', NEVER, async () => {
@@ -100,7 +102,9 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
     });
     // Nothing there yet: a writer that read "none" creates it; a second one is refused.
     await a.grants.write({ ...record(1, 'one'), expectedGeneration: null });
-    await expect(a.grants.write({ ...record(1, 'other one'), expectedGeneration: null })).rejects.toMatchObject({
+    await expect(
+      a.grants.write({ ...record(1, 'other one'), expectedGeneration: null }),
+    ).rejects.toMatchObject({
       code: 'STORE_CONFLICT',
     });
     // A writer that read generation 1 moves it to 2; a late writer that also read 1 is refused.

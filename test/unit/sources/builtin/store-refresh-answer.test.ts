@@ -27,9 +27,9 @@ describe('storeRefreshAnswer', () => {
 
   it('reports the lost refresh token once the attempts run out', async () => {
     const store = storeFailing(Infinity);
-    const error = await storeRefreshAnswer(store, grant, 4, new AbortController().signal, { delaysMs: [1, 1] }).catch(
-      (caught: unknown) => caught,
-    );
+    const error = await storeRefreshAnswer(store, grant, 4, new AbortController().signal, {
+      delaysMs: [1, 1],
+    }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'REFRESH_TOKEN_NOT_STORED' });
     expect((error as Error).message).toContain('(3 attempts failed)');
     expect((error as Error).cause).toMatchObject({ message: 'input/output error' });
