@@ -208,7 +208,16 @@ export class PgGrantRecords implements GrantRecordStore {
           if (existing.record === record.text) return 'unchanged';
           if (Number(existing.generation) >= record.generation) return 'kept_newer';
         }
-        await this.write(record);
+        try {
+          // Fenced too: a copy never lands over a grant a host changed since it was read here.
+          await this.write({
+            ...record,
+            expectedGeneration: existing ? Number(existing.generation) : null,
+          });
+        } catch (error) {
+          if (error instanceof StoreError && error.code === 'STORE_CONFLICT') return 'kept_newer';
+          throw error;
+        }
         return 'written';
       },
     );
