@@ -167,6 +167,9 @@ function normalizeConfig(file: ConfigFile, context: ResolveContext): ResolveResu
       },
       builtin: {
         encryptionKey: envValue(env, 'NANOCLAW_ENCRYPTION_KEY') ?? file.builtin?.encryptionKey ?? null,
+        ...(file.builtin?.refreshLease !== undefined
+          ? { refreshLeaseMs: file.builtin.refreshLease * 1000 }
+          : {}),
       },
       store: { url: storeUrl },
       providers,

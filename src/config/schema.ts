@@ -189,6 +189,7 @@ export const configFileSchema = z.strictObject({
   builtin: z.optional(
     z.strictObject({
       encryptionKey: z.optional(nonEmpty),
+      refreshLease: z.optional(positiveSeconds),
     }),
   ),
   providers: z.optional(z.array(providerFileSchema, { error: 'expected a list of providers' })),

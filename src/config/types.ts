@@ -71,6 +71,11 @@ export interface StoreSettings {
 
 export interface BuiltinSettings {
   encryptionKey: string | null;
+  /**
+   * How long a refresh sent by another host (or process), with no answer stored yet, keeps its refresh
+   * token from being sent again. Absent: 30 s.
+   */
+  refreshLeaseMs?: number;
 }
 
 interface ProviderBase {

@@ -54,6 +54,9 @@ export function createSources(config: NanoclawConfig, shared: SharedState = {}):
       providers: builtinProviders,
       publicUrl: config.server.publicUrl,
       refreshMarginMs: config.refresh.marginMs,
+      ...(config.builtin.refreshLeaseMs !== undefined
+        ? { refreshLeaseMs: config.builtin.refreshLeaseMs }
+        : {}),
     });
     byKind.builtin = builtin;
   }

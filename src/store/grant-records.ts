@@ -7,6 +7,13 @@ export interface GrantRecord {
   provider: string;
   text: string;
   generation: number;
+  /**
+   * The generation of the record this write replaces, as the writer read it (null: there was none).
+   * When given, the write applies only if the store still holds exactly that, and fails with
+   * STORE_CONFLICT otherwise: a writer that lost its lock never overwrites a newer grant, nor brings
+   * back a removed one. Omitted, the record is written whatever is there.
+   */
+  expectedGeneration?: number | null;
 }
 
 /** What `importRecord` did with a record copied from another store. */

@@ -7,6 +7,8 @@ export type StoreErrorCode =
   | 'STORE_WRITE_FAILED'
   /** The shared store (PostgreSQL) cannot be reached, or refused us; nothing was changed. */
   | 'STORE_UNAVAILABLE'
+  /** A fenced write found the record changed since the writer read it (another host wrote first): nothing was written. */
+  | 'STORE_CONFLICT'
   /** The shared store's schema is newer than this version of nanoclaw knows: upgrade the hosts. */
   | 'STORE_SCHEMA_NEWER';
 

@@ -32,7 +32,12 @@ import {
 } from './grant-rules.js';
 import { LarkProtocol } from './lark-protocol.js';
 import { OAuthRequestError, type OAuthFailure } from './map-oauth-error.js';
-import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oauth-protocol.js';
+import {
+  clientSettingsOf,
+  type AuthorizationServerMetadata,
+  type OAuthProtocol,
+  type TokenResponse,
+} from './oauth-protocol.js';
 import { Oauth4webapiProtocol } from './oauth4webapi-protocol.js';
 import { PendingAuthorizations, type PendingAuthorizationStore } from './pending-authorizations.js';
 import { refusalOfRefresh } from './refresh-refusal.js';
@@ -54,6 +59,13 @@ export interface BuiltinSourceOptions {
    * which must then be stored). Default 20 s: the 15 s request timeout, and time to write.
    */
   closeGraceMs?: number;
+  /**
+   * How long a refresh another process sent (its "refresh sent" mark, with no answer stored yet) keeps
+   * this one from sending the same refresh token. Default 30 s: the 15 s token request timeout, and
+   * time to store the answer. Once it has run out the token is sent; a refusal then means the first
+   * answer was lost (REFRESH_ANSWER_LOST).
+   */
+  refreshLeaseMs?: number;
   /** Standard OAuth 2.0 (oauth4webapi by default). */
   protocol?: OAuthProtocol;
   /** Providers in the `lark` dialect (Lark's v2 token endpoint by default). */
@@ -76,6 +88,8 @@ const unavailable = (code: string, reason: string, retryAfterMs: number | null =
   reason,
   retryAfterMs,
 });
+
+const grantKey = (owner: string, provider: string) => `${owner}\u0000${provider}`;
 
 function expiredWithoutRefreshToken(provider: BuiltinProviderConfig): FetchOutcome {
   return needsAuth(
@@ -126,6 +140,12 @@ export class BuiltinSource implements TokenSource {
   /** Token requests already sent: aborted only once `close` has waited for them as long as it may. */
   readonly #sentRequests = new AbortController();
   readonly #closeGraceMs: number;
+  readonly #refreshLeaseMs: number;
+  /**
+   * Refreshes this process sent whose requests have ended (grant key -> the mark's time): no answer
+   * can come for those any more, so their mark holds no lease here.
+   */
+  readonly #endedRefreshes = new Map<string, number>();
   #closed: Promise<void> | null = null;
 
   constructor(options: BuiltinSourceOptions) {
@@ -135,6 +155,7 @@ export class BuiltinSource implements TokenSource {
     this.#marginMs = options.refreshMarginMs;
     this.#forceMinAgeMs = options.forceMinAgeMs ?? 10_000;
     this.#closeGraceMs = options.closeGraceMs ?? 20_000;
+    this.#refreshLeaseMs = options.refreshLeaseMs ?? 30_000;
     // Every lock wait, discovery and token request in flight listens to these.
     setMaxListeners(0, this.#lifetime.signal, this.#sentRequests.signal);
     this.#now = options.now ?? Date.now;
@@ -219,7 +240,7 @@ export class BuiltinSource implements TokenSource {
         : expiredWithoutRefreshToken(provider);
     }
     const observed = grant?.generation ?? null;
-    const renewal = this.#renewals.run(`${owner}\u0000${provider.name}`, () =>
+    const renewal = this.#renewals.run(grantKey(owner, provider.name), () =>
       this.#store.withLock(owner, provider.name, this.#lifetime.signal, () =>
         this.#renewHoldingLock(owner, provider, observed),
       ),
@@ -264,11 +285,42 @@ export class BuiltinSource implements TokenSource {
       if (current.status === 'needs_auth') return this.#needsAuthOf(current);
       if (isUnexpired(current, this.#now())) return { status: 'token', token: sourceTokenOf(current) };
     }
-    if (provider.grant === 'client_credentials') return this.#fetchClientToken(provider, current);
-    if (!current) return needsAuth('NOT_CONNECTED', `${owner} has not connected ${provider.name}`);
-    if (current.status === 'needs_auth') return this.#needsAuthOf(current);
-    if (current.refreshToken === null) return expiredWithoutRefreshToken(provider);
-    return this.#refresh(provider, current, current.refreshToken);
+    try {
+      if (provider.grant === 'client_credentials') return await this.#fetchClientToken(provider, current);
+      if (!current) return needsAuth('NOT_CONNECTED', `${owner} has not connected ${provider.name}`);
+      if (current.status === 'needs_auth') return this.#needsAuthOf(current);
+      if (current.refreshToken === null) return expiredWithoutRefreshToken(provider);
+      return await this.#refresh(provider, current, current.refreshToken);
+    } catch (error) {
+      // A fenced write found the grant changed since it was read here: another host holds it now.
+      if (error instanceof StoreError && error.code === 'STORE_CONFLICT') {
+        return unavailable(
+          'GRANT_CHANGED',
+          `the ${provider.name} grant changed on another host while this one renewed it; nothing was overwritten, and it is read again`,
+          1000,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * A refresh sent (by another process, or by this one whose request is still out) and not yet
+   * answered in the store: its answer may still come, and sending the same refresh token again
+   * would spend it twice. Waited for until the lease runs out.
+   */
+  #unexpiredLease(provider: BuiltinProviderConfig, current: StoredGrant): FetchOutcome | null {
+    const sentAt = current.refreshSentAt;
+    if (!sentAt) return null;
+    if (this.#endedRefreshes.get(grantKey(current.owner, provider.name)) === sentAt.getTime()) return null;
+    const left = sentAt.getTime() + this.#refreshLeaseMs - this.#now();
+    if (left <= 0) return null;
+    return unavailable(
+      'REFRESH_IN_PROGRESS',
+      `a refresh of ${provider.name} sent at ${sentAt.toISOString()} may still be answered (its lock was lost, or it is still under way): ` +
+        `its refresh token is not sent again for another ${Math.ceil(left / 1000)} s`,
+      Math.min(left, 2_000),
+    );
   }
 
   /**
@@ -289,10 +341,30 @@ export class BuiltinSource implements TokenSource {
     } catch (error) {
       return this.#outcomeOfFailure(error, provider, 'refresh');
     }
+    const leased = this.#unexpiredLease(provider, current);
+    if (leased) return leased;
     const unansweredSince = current.refreshSentAt ?? null;
     const signal = this.#requestSignal();
     const sent = markRefreshSent(current, new Date(this.#now()));
-    await this.#store.write(sent);
+    await this.#store.write(sent, current.generation);
+    const key = grantKey(current.owner, provider.name);
+    try {
+      return await this.#sendRefresh(provider, server, current, sent, refreshToken, unansweredSince, signal);
+    } finally {
+      // Answered or not, this request is over: its mark holds no lease in this process.
+      this.#endedRefreshes.set(key, sent.refreshSentAt!.getTime());
+    }
+  }
+
+  async #sendRefresh(
+    provider: BuiltinProviderConfig,
+    server: AuthorizationServerMetadata,
+    current: StoredGrant,
+    sent: StoredGrant,
+    refreshToken: string,
+    unansweredSince: Date | null,
+    signal: AbortSignal,
+  ): Promise<FetchOutcome> {
     let response: TokenResponse;
     try {
       response = await this.#protocolFor(provider).refresh(
@@ -304,16 +376,15 @@ export class BuiltinSource implements TokenSource {
     } catch (error) {
       if (error instanceof OAuthRequestError && error.failure.kind === 'invalid_grant') {
         const { code, reason } = refusalOfRefresh(provider.name, error.failure, unansweredSince);
-        await this.#store.write(markNeedsAuth(sent, code, reason, new Date(this.#now())));
+        await this.#store.write(markNeedsAuth(sent, code, reason, new Date(this.#now())), sent.generation);
         return needsAuth(code, reason);
       }
       if (error instanceof OAuthRequestError && !mayHaveSpentRefreshToken(error.failure)) {
         // A definite refusal, or no connection at all: the token was not taken; drop the mark.
-        await this.#store.write({
-          ...sent,
-          generation: sent.generation + 1,
-          refreshSentAt: current.refreshSentAt ?? null,
-        });
+        await this.#store.write(
+          { ...sent, generation: sent.generation + 1, refreshSentAt: current.refreshSentAt ?? null },
+          sent.generation,
+        );
       }
       return this.#outcomeOfFailure(error, provider, 'refresh');
     }
@@ -327,7 +398,7 @@ export class BuiltinSource implements TokenSource {
       dialect: provider.dialect ?? 'oauth2',
       now: new Date(this.#now()),
     });
-    await storeRefreshAnswer(this.#store, next, signal);
+    await storeRefreshAnswer(this.#store, next, sent.generation, signal);
     return { status: 'token', token: sourceTokenOf(next) };
   }
 
@@ -362,7 +433,7 @@ export class BuiltinSource implements TokenSource {
       dialect: provider.dialect ?? 'oauth2',
       now: new Date(this.#now()),
     });
-    await this.#store.write(next);
+    await this.#store.write(next, current?.generation ?? null);
     return { status: 'token', token: sourceTokenOf(next) };
   }
 

@@ -102,8 +102,12 @@ export class CredentialStore {
     return text === null ? null : parseGrant(text, box, { owner, provider, file });
   }
 
-  /** Durable when it returns (fsynced, or committed). */
-  async write(grant: StoredGrant): Promise<void> {
+  /**
+   * Durable when it returns (fsynced, or committed). With `replacing` (the generation this write
+   * replaces as it was read, null for none) the write is fenced: STORE_CONFLICT, and nothing
+   * written, when the grant changed meanwhile.
+   */
+  async write(grant: StoredGrant, replacing?: number | null): Promise<void> {
     const file = this.grantFile(grant.owner, grant.provider);
     const box = await this.open();
     try {
@@ -112,6 +116,7 @@ export class CredentialStore {
         provider: grant.provider,
         text: serializeGrant(grant, box),
         generation: grant.generation,
+        ...(replacing !== undefined ? { expectedGeneration: replacing } : {}),
       });
     } catch (error) {
       throw this.#storeFailure(error, 'CREDENTIAL_STORE_WRITE_FAILED', `cannot write ${file}`);
@@ -130,14 +135,18 @@ export class CredentialStore {
 
   /**
    * A shared store that cannot be reached stays STORE_UNAVAILABLE (the source answers "unavailable"
-   * and tries again); everything else keeps the credential store's own codes.
+   * and tries again), a fenced write that lost stays STORE_CONFLICT; everything else keeps the credential store's own codes.
    */
   #storeFailure(
     error: unknown,
     code: 'CREDENTIAL_STORE_UNREADABLE' | 'CREDENTIAL_STORE_WRITE_FAILED',
     message: string,
   ): Error {
-    if (error instanceof StoreError && error.code === 'STORE_UNAVAILABLE') return error;
+    if (
+      error instanceof StoreError &&
+      (error.code === 'STORE_UNAVAILABLE' || error.code === 'STORE_CONFLICT')
+    )
+      return error;
     const detail = error instanceof StoreError ? error.message : message;
     return new CredentialStoreError(code, detail, { cause: error });
   }

@@ -1,29 +1,59 @@
 import { sleep } from '../../async/abort.js';
+import { StoreError } from '../../store/store-errors.js';
 import { RefreshAnswerNotStoredError } from './builtin-errors.js';
 import type { CredentialStore } from './credential-store.js';
 import type { StoredGrant } from './stored-grant.js';
 
-/** Waits between attempts to store a refresh answer: a full disk or a passing I/O error may clear. */
-export const STORE_ANSWER_RETRY_DELAYS_MS: readonly number[] = [100, 400, 1600];
+export interface StoreAnswerPolicy {
+  /** Waits between attempts after a failed write (a full disk or a passing I/O error may clear). */
+  delaysMs: readonly number[];
+  /** How long to keep trying while the shared store cannot be reached (STORE_UNAVAILABLE). */
+  unreachableForMs: number;
+  /** The longest wait between two attempts while it cannot be reached (the waits double up to this). */
+  unreachableDelayMaxMs: number;
+}
+
+export const STORE_ANSWER_POLICY: StoreAnswerPolicy = {
+  delaysMs: [100, 400, 1600],
+  unreachableForMs: 60_000,
+  unreachableDelayMaxMs: 5_000,
+};
 
 /**
- * Stores the grant built from a refresh answer, trying again a few times, since the answer may hold
- * the only valid refresh token. Called holding the grant's lock, so no other refresh sends the old
- * one meanwhile. An aborted `signal` ends the waiting; the last failure is then reported.
+ * Stores the grant built from a refresh answer, trying again, since the answer may hold the only
+ * valid refresh token: a few times after a failed write, and for up to a minute while a shared store
+ * cannot be reached (PostgreSQL restarting). Called holding the grant's lock, so no other refresh
+ * sends the old token meanwhile; with PostgreSQL that lock may be gone by then, so the write is
+ * fenced on `replacing` (the generation it replaces) and a grant changed meanwhile is never
+ * overwritten (STORE_CONFLICT ends the trying at once). An aborted `signal` ends the waiting; the
+ * last failure is then reported.
  */
 export async function storeRefreshAnswer(
   store: CredentialStore,
   grant: StoredGrant,
+  replacing: number,
   signal: AbortSignal,
-  delaysMs: readonly number[] = STORE_ANSWER_RETRY_DELAYS_MS,
+  policy: Partial<StoreAnswerPolicy> = {},
 ): Promise<void> {
+  const { delaysMs, unreachableForMs, unreachableDelayMaxMs } = { ...STORE_ANSWER_POLICY, ...policy };
+  const startedAt = Date.now();
+  let failedWrites = 0;
+  let unreachableDelay = delaysMs[0] ?? 100;
   for (let attempt = 1; ; attempt++) {
     try {
-      await store.write(grant);
+      await store.write(grant, replacing);
       return;
     } catch (error) {
-      const delay = delaysMs[attempt - 1];
       const notStored = new RefreshAnswerNotStoredError(grant.provider, attempt, { cause: error });
+      let delay: number | undefined;
+      if (error instanceof StoreError && error.code === 'STORE_CONFLICT') throw notStored;
+      if (error instanceof StoreError && error.code === 'STORE_UNAVAILABLE') {
+        const left = unreachableForMs - (Date.now() - startedAt);
+        delay = left > 0 ? Math.min(unreachableDelay, left) : undefined;
+        unreachableDelay = Math.min(unreachableDelay * 2, unreachableDelayMaxMs);
+      } else {
+        delay = delaysMs[failedWrites++];
+      }
       if (delay === undefined) throw notStored;
       await sleep(delay, signal).catch(() => {
         throw notStored;

@@ -48,12 +48,31 @@ export class FileGrantRecords implements GrantRecordStore {
 
   async write(record: GrantRecord): Promise<void> {
     const file = this.where(record.owner, record.provider);
+    if (record.expectedGeneration !== undefined) await this.#fence(record, file);
     try {
       await makeDirectoryDurable(path.dirname(file), 0o700);
       await writeFileAtomic(file, record.text, { mode: 0o600, fsync: true });
       await fsyncDirectory(path.dirname(file));
     } catch (error) {
       throw new StoreError('STORE_WRITE_FAILED', `cannot write ${file}`, { cause: error });
+    }
+  }
+
+  /**
+   * A fenced write goes on only over the generation its writer read. Writers hold the grant's lock
+   * file, so this only matters once a lock was taken over as stale while its holder still worked.
+   */
+  async #fence(record: GrantRecord, file: string): Promise<void> {
+    const current = await this.read(record.owner, record.provider);
+    const generation = current === null ? null : generationOf(current);
+    if (current !== null && generation === null) {
+      throw new StoreError('STORE_CONFLICT', `${file} changed since it was read and cannot be told apart`);
+    }
+    if (generation !== record.expectedGeneration) {
+      throw new StoreError(
+        'STORE_CONFLICT',
+        `${file} changed since it was read (generation ${generation ?? 'none'}, expected ${record.expectedGeneration ?? 'none'}): nothing was written`,
+      );
     }
   }
 

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { GrantRecord, GrantRecordStore, ImportOutcome } from '../grant-records.js';
-import { LockTimeoutError } from '../store-errors.js';
+import { LockTimeoutError, StoreError } from '../store-errors.js';
+import { withoutPassword } from './database-url.js';
 import type { PostgresDatabase } from './postgres-database.js';
 
 export interface PgGrantRecordsOptions {
@@ -42,13 +43,39 @@ export class PgGrantRecords implements GrantRecordStore {
   }
 
   async write(record: GrantRecord): Promise<void> {
-    await this.#db.query(
-      `INSERT INTO nanoclaw_grants (owner, provider, record, generation) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (owner, provider)
-       DO UPDATE SET record = excluded.record, generation = excluded.generation, updated_at = now()`,
-      [record.owner, record.provider, record.text, record.generation],
-      'STORE_WRITE_FAILED',
-    );
+    const { owner, provider, text, generation, expectedGeneration } = record;
+    if (expectedGeneration === undefined) {
+      await this.#db.query(
+        `INSERT INTO nanoclaw_grants (owner, provider, record, generation) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (owner, provider)
+         DO UPDATE SET record = excluded.record, generation = excluded.generation, updated_at = now()`,
+        [owner, provider, text, generation],
+        'STORE_WRITE_FAILED',
+      );
+      return;
+    }
+    // Fenced: applies only over the generation the writer read, so a host whose lock connection
+    // broke while it worked never overwrites what the next lock holder wrote, nor revives a removed grant.
+    const { rowCount } =
+      expectedGeneration === null
+        ? await this.#db.query(
+            `INSERT INTO nanoclaw_grants (owner, provider, record, generation) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (owner, provider) DO NOTHING`,
+            [owner, provider, text, generation],
+            'STORE_WRITE_FAILED',
+          )
+        : await this.#db.query(
+            `UPDATE nanoclaw_grants SET record = $3, generation = $4, updated_at = now()
+              WHERE owner = $1 AND provider = $2 AND generation = $5`,
+            [owner, provider, text, generation, expectedGeneration],
+            'STORE_WRITE_FAILED',
+          );
+    if ((rowCount ?? 0) === 0) {
+      throw new StoreError(
+        'STORE_CONFLICT',
+        `${this.where(owner, provider)} changed since it was read (expected generation ${expectedGeneration ?? 'none'}): another host wrote it first, and nothing was written`,
+      );
+    }
   }
 
   async delete(owner: string, provider: string): Promise<boolean> {
@@ -60,6 +87,12 @@ export class PgGrantRecords implements GrantRecordStore {
     return (rowCount ?? 0) > 0;
   }
 
+  /**
+   * The lock's connection listens for errors for as long as it is held: a backend ended while `work`
+   * runs (a server restart, `pg_terminate_backend`) must not take the process down. `work` is let
+   * finish (its writes are fenced on the generation it read, so they never overwrite a later
+   * holder's), then the lost lock is reported as STORE_UNAVAILABLE and the connection is dropped.
+   */
   async withLock<T>(
     owner: string,
     provider: string,
@@ -67,18 +100,18 @@ export class PgGrantRecords implements GrantRecordStore {
     work: () => Promise<T>,
   ): Promise<T> {
     signal.throwIfAborted();
-    const client = await this.#db.lockClient();
+    const { client, release } = await this.#db.lockClient(signal, this.#lockTimeoutMs);
     let broken: Error | undefined;
-    let released = false;
-    const release = (error?: Error) => {
-      if (released) return;
-      released = true;
-      client.release(error);
+    const onError = (error: Error) => {
+      broken ??= error;
     };
+    client.on('error', onError);
     try {
       try {
         await client.query('BEGIN');
         await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#lockTimeoutMs))}`);
+        // The transaction stays idle while `work` waits for a provider: a server-wide idle timeout must not end it.
+        await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
         await this.#lock(client, owner, provider, signal, (error) => {
           broken = error;
           release(error);
@@ -91,17 +124,30 @@ export class PgGrantRecords implements GrantRecordStore {
       try {
         result = await work();
       } catch (error) {
-        await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
+        if (!broken) await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
         throw error;
       }
       // The lock's transaction wrote nothing (the work's writes are committed already): a failed
       // COMMIT only means the connection is gone, and the lock with it.
-      await client.query('COMMIT').catch((commit: Error) => (broken = commit));
+      if (!broken) await client.query('COMMIT').catch((commit: Error) => (broken = commit));
+      if (broken) throw this.#lockLost(broken, owner, provider);
       return result;
     } finally {
-      // A connection cut short (an abort while waiting, a failure) is dropped, never reused.
+      // A connection cut short (an abort while waiting, a failure) is dropped, never reused; it keeps
+      // its error listener, since a dropped connection may still report its end.
+      if (!broken) client.off('error', onError);
       release(broken);
     }
+  }
+
+  #lockLost(error: Error, owner: string, provider: string): StoreError {
+    const reason = (error as pg.DatabaseError).code ?? withoutPassword(error.message, this.#db.url);
+    return new StoreError(
+      'STORE_UNAVAILABLE',
+      `the connection to ${this.#db.where} holding the lock on grant ${owner}/${provider} was lost while it was held (${reason}); ` +
+        'what was stored under it is kept, and it is tried again',
+      { cause: error },
+    );
   }
 
   #lockFailure(error: unknown, owner: string, provider: string, signal: AbortSignal): unknown {
@@ -162,7 +208,16 @@ export class PgGrantRecords implements GrantRecordStore {
           if (existing.record === record.text) return 'unchanged';
           if (Number(existing.generation) >= record.generation) return 'kept_newer';
         }
-        await this.write(record);
+        try {
+          // Fenced too: a copy never lands over a grant a host changed since it was read here.
+          await this.write({
+            ...record,
+            expectedGeneration: existing ? Number(existing.generation) : null,
+          });
+        } catch (error) {
+          if (error instanceof StoreError && error.code === 'STORE_CONFLICT') return 'kept_newer';
+          throw error;
+        }
         return 'written';
       },
     );

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { StoreError } from '../store-errors.js';
+import { Slots, SlotWaitTimeoutError } from '../../async/slots.js';
+import { LockTimeoutError, StoreError } from '../store-errors.js';
 import { describeDatabaseUrl, withoutPassword } from './database-url.js';
 import { applySchema } from './schema.js';
 
@@ -8,7 +9,10 @@ export interface PostgresDatabaseOptions {
   url: string;
   /** Connections for reads and writes. */
   poolSize?: number;
-  /** Connections that hold grant locks (each lock is a transaction of its own). */
+  /**
+   * Connections that hold grant locks (each lock is a transaction of its own). A lock taken while
+   * all are in use waits for one as long as it would wait for the lock itself (LOCK_TIMEOUT).
+   */
   lockPoolSize?: number;
   /** How long to wait for a connection before PostgreSQL counts as unreachable. */
   connectTimeoutMs?: number;
@@ -24,6 +28,12 @@ let loadedDriver: Driver | null = null;
 export function loadDriver(): Promise<Driver> {
   loadingDriver ??= import('pg').then((module) => (loadedDriver = module.default));
   return loadingDriver;
+}
+
+/** A connection of the lock pool, and the one way to give it back (with the error that broke it, if any). */
+export interface LockConnection {
+  client: pg.PoolClient;
+  release(error?: Error): void;
 }
 
 /** SQLSTATE classes that mean "cannot talk to the server now", not "the statement is wrong". */
@@ -42,9 +52,15 @@ export class PostgresDatabase {
   readonly #onError: (error: StoreError) => void;
   #ready: Promise<void> | null = null;
   #closed = false;
+  /**
+   * Turns for the lock pool's connections: the pool itself is never asked for more than it holds,
+   * so its connect timeout only ever measures opening a connection, never a wait behind lock holders.
+   */
+  readonly #lockSlots: Slots;
 
   constructor(options: PostgresDatabaseOptions) {
     this.url = options.url;
+    this.#lockSlots = new Slots(options.lockPoolSize ?? 10);
     this.where = describeDatabaseUrl(options.url);
     this.#options = options;
     this.#onError = options.onError ?? (() => {});
@@ -105,10 +121,39 @@ export class PostgresDatabase {
     }
   }
 
-  /** A connection of the lock pool, for a transaction that holds a lock. */
-  async lockClient(): Promise<pg.PoolClient> {
+  /**
+   * A connection of the lock pool, for a transaction that holds a lock. Waits at most `waitMs` for
+   * one to come free (LockTimeoutError), and only until `signal` aborts.
+   */
+  async lockClient(signal: AbortSignal, waitMs: number): Promise<LockConnection> {
     await this.ready();
-    return this.#connect((await this.pools()).lockPool);
+    let freeSlot: () => void;
+    try {
+      freeSlot = await this.#lockSlots.acquire(signal, waitMs);
+    } catch (error) {
+      if (!(error instanceof SlotWaitTimeoutError)) throw error;
+      throw new LockTimeoutError(
+        `timed out after ${waitMs} ms waiting for a free lock connection to ${this.where} (every one holds or waits for a grant lock)`,
+        { cause: error },
+      );
+    }
+    let client: pg.PoolClient;
+    try {
+      client = await this.#connect((await this.pools()).lockPool);
+    } catch (error) {
+      freeSlot();
+      throw error;
+    }
+    let released = false;
+    return {
+      client,
+      release: (error?: Error) => {
+        if (released) return;
+        released = true;
+        client.release(error);
+        freeSlot();
+      },
+    };
   }
 
   async #connect(pool: pg.Pool): Promise<pg.PoolClient> {

@@ -225,7 +225,9 @@ describe('preset: lark against the Lark stand-in', () => {
   it('says that a grant was lost when a process is killed between Lark rotating the refresh token and storing it', async () => {
     await using data = await temporaryDataDir();
     const config = larkConfig(data.dir);
-    const source = builtinSource(config);
+    // Its clock can be moved past the lease the killed process's "refresh sent" mark holds.
+    let skewMs = 0;
+    const source = builtinSource(config, { now: () => Date.now() + skewMs });
     try {
       await connect(source);
       await expireAccessToken(source);
@@ -246,6 +248,14 @@ describe('preset: lark against the Lark stand-in', () => {
       await new Promise((resolve) => worker.child.once('exit', resolve));
       lark.tokenAnswerDelayMs = 0;
 
+      // Until the lease of the killed process's refresh runs out, its refresh token is not sent again.
+      const processedBefore = lark.tokenRequestsProcessed;
+      expect(await fetchToken(source, config)).toMatchObject({
+        status: 'unavailable',
+        code: 'REFRESH_IN_PROGRESS',
+      });
+      expect(lark.tokenRequestsProcessed).toBe(processedBefore);
+      skewMs = 31_000;
       const outcome = await fetchToken(source, config);
       expect(outcome).toMatchObject({ status: 'needs_auth', code: 'REFRESH_ANSWER_LOST' });
       expect(outcome.status === 'needs_auth' && outcome.reason).toMatch(

@@ -15,6 +15,8 @@ const postgres: PostgresForTests = await postgresForTests();
 const ACCESS_TOKEN_TTL_SECONDS = 10;
 /** Long enough to kill the host while its request is held at the provider. */
 const TOKEN_ENDPOINT_DELAY_MS = 2_000;
+/** `builtin.refreshLease`: longer than the held request, far shorter than the default 30 s. */
+const REFRESH_LEASE_SECONDS = 4;
 
 let root: string;
 let oauth: DemoOAuthServer;
@@ -30,7 +32,13 @@ beforeAll(async () => {
     tokenEndpointDelayMs: TOKEN_ENDPOINT_DELAY_MS,
   });
   const cluster = newCluster(postgres.url);
-  hosts.push(...(await Promise.all(plans.map((plan) => HostProcess.start(plan, cluster, oauth)))));
+  hosts.push(
+    ...(await Promise.all(
+      plans.map((plan) =>
+        HostProcess.start(plan, cluster, oauth, { builtin: { refreshLease: REFRESH_LEASE_SECONDS } }),
+      ),
+    )),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -70,9 +78,21 @@ describe.skipIf(!postgres.available)('a host killed in the middle of a refresh',
     const dying = a.launch('carol').catch(() => null);
     // The "refresh sent" mark is committed before the request leaves: A is now waiting for the answer.
     await expect.poll(() => refreshSentAt('carol'), { timeout: 10_000, interval: 20 }).not.toBeNull();
+    const sentAt = Date.parse((await refreshSentAt('carol'))!);
     a.kill('SIGKILL');
     expect((await a.exited).signal).toBe('SIGKILL');
     await dying;
+
+    // While A's refresh may still be answered (its lease), no other host sends the same refresh token.
+    const refreshes = () =>
+      oauth.tokenRequests.filter((request) => request.grantType === 'refresh_token').length;
+    const before = refreshes();
+    await b.launch('carol');
+    expect(Date.now()).toBeLessThan(sentAt + REFRESH_LEASE_SECONDS * 1000);
+    expect(refreshes()).toBe(before);
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, sentAt + REFRESH_LEASE_SECONDS * 1000 + 200 - Date.now())),
+    );
 
     const launches = await Promise.all([b.launch('carol'), c.launch('carol'), b.launch('carol')]);
     expect(launches.map((launch) => launch.status)).toEqual([200, 200, 200]);

@@ -47,6 +47,15 @@ providers:
     expect(config.tokensDir).toBe('/etc/nanoclaw/data/tokens');
     expect(config.skillsDir).toBe('/etc/nanoclaw/skills');
     expect(config.server.host).toBe('127.0.0.1');
+    expect(config.builtin.refreshLeaseMs).toBeUndefined();
+  });
+
+  it('reads builtin.refreshLease in seconds, and refuses one that is not more than 0', () => {
+    const file = { ...(parseYaml(SMALLEST) as Record<string, unknown>) };
+    expect(configOf(resolve({ ...file, builtin: { refreshLease: 4.5 } })).builtin.refreshLeaseMs).toBe(4_500);
+    expect(errorsOf(resolve({ ...file, builtin: { refreshLease: 0 } }))).toEqual([
+      'builtin.refreshLease: must be more than 0',
+    ]);
   });
 
   it('defaults the integration id to the provider name', () => {

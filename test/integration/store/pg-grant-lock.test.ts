@@ -1,0 +1,153 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgGrantRecords } from '../../../src/store/postgres/pg-grant-records.js';
+import { PostgresDatabase } from '../../../src/store/postgres/postgres-database.js';
+import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
+import { postgresForTests, type PostgresForTests } from '../../support/postgres.js';
+
+const postgres: PostgresForTests = await postgresForTests();
+const stores: PostgresStore[] = [];
+const databases: PostgresDatabase[] = [];
+const NEVER = new AbortController().signal;
+
+function openStore(options: { lockTimeoutMs?: number; lockPoolSize?: number } = {}): PostgresStore {
+  if (!postgres.available) throw new Error('no PostgreSQL');
+  const store = new PostgresStore({ url: postgres.url, lockTimeoutMs: 2_000, ...options });
+  stores.push(store);
+  return store;
+}
+
+/** Ends, from another connection, the backends that hold a grant's advisory lock. */
+async function terminateLockHolders(): Promise<number> {
+  if (!postgres.available) throw new Error('no PostgreSQL');
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ ended: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS ended FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    return rows.filter((row) => row.ended).length;
+  } finally {
+    await admin.end();
+  }
+}
+
+afterAll(async () => {
+  await Promise.all([...stores, ...databases].map((each) => each.close()));
+  if (postgres.available) await postgres.drop();
+});
+
+describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
+  let a: PostgresStore;
+  beforeAll(async () => {
+    a = openStore();
+    await a.ready();
+  });
+
+  it('survives its lock connection ending in the middle of the work, and says the lock was lost', async () => {
+    let finish!: () => void;
+    const working = new Promise<void>((resolve) => (finish = resolve));
+    let started!: () => void;
+    const holding = new Promise<void>((resolve) => (started = resolve));
+    const outcome = a.grants
+      .withLock('alice', 'demo', NEVER, async () => {
+        started();
+        await working;
+        return 'done';
+      })
+      .then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+    await holding;
+    expect(await terminateLockHolders()).toBe(1);
+    // The work goes on for a while after the connection is gone (a provider answer on its way).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    finish();
+    const result = await outcome;
+    expect(result).toMatchObject({ error: { code: 'STORE_UNAVAILABLE' } });
+    expect(String((result as { error: Error }).error.message)).toMatch(/lock .*lost/);
+    // The broken connection was dropped: the next lock works.
+    expect(await a.grants.withLock('alice', 'demo', NEVER, async () => 'again')).toBe('again');
+  });
+
+  it('keeps the lock through a long wait even where idle transactions are ended', async () => {
+    if (!postgres.available) throw new Error('no PostgreSQL');
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      await admin.query(
+        `ALTER DATABASE ${postgres.database} SET idle_in_transaction_session_timeout = '200ms'`,
+      );
+      const store = openStore();
+      await store.ready();
+      const value = await store.grants.withLock('alice', 'demo', NEVER, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        return 'held';
+      });
+      expect(value).toBe('held');
+    } finally {
+      await admin.query(`ALTER DATABASE ${postgres.database} RESET idle_in_transaction_session_timeout`);
+      await admin.end();
+    }
+  });
+
+  it('fences grant writes on the generation the writer read', async () => {
+    const record = (generation: number, text: string) => ({
+      owner: 'bob',
+      provider: 'demo',
+      text,
+      generation,
+    });
+    // Nothing there yet: a writer that read "none" creates it; a second one is refused.
+    await a.grants.write({ ...record(1, 'one'), expectedGeneration: null });
+    await expect(
+      a.grants.write({ ...record(1, 'other one'), expectedGeneration: null }),
+    ).rejects.toMatchObject({
+      code: 'STORE_CONFLICT',
+    });
+    // A writer that read generation 1 moves it to 2; a late writer that also read 1 is refused.
+    await a.grants.write({ ...record(2, 'two'), expectedGeneration: 1 });
+    await expect(a.grants.write({ ...record(2, 'stale two'), expectedGeneration: 1 })).rejects.toMatchObject({
+      code: 'STORE_CONFLICT',
+    });
+    expect(await a.grants.read('bob', 'demo')).toBe('two');
+    // A grant removed meanwhile is not brought back by a late write.
+    await a.grants.delete('bob', 'demo');
+    await expect(a.grants.write({ ...record(3, 'three'), expectedGeneration: 2 })).rejects.toMatchObject({
+      code: 'STORE_CONFLICT',
+    });
+    expect(await a.grants.read('bob', 'demo')).toBeNull();
+  });
+
+  it('waits for a free lock connection as long as for a lock, never counting it as unreachable', async () => {
+    if (!postgres.available) throw new Error('no PostgreSQL');
+    const db = new PostgresDatabase({ url: postgres.url, lockPoolSize: 1, connectTimeoutMs: 200 });
+    databases.push(db);
+    const grants = new PgGrantRecords(db, { lockTimeoutMs: 5_000 });
+    const holdFor = (owner: string, ms: number) => {
+      let started!: () => void;
+      const holding = new Promise<void>((resolve) => (started = resolve));
+      const done = grants.withLock(owner, 'one', NEVER, async () => {
+        started();
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      });
+      return { holding, done };
+    };
+    // The only lock connection is busy for longer than a connection may take to open.
+    const first = holdFor('carol', 800);
+    await first.holding;
+    expect(await grants.withLock('carol', 'two', NEVER, async () => 'second')).toBe('second');
+    await first.done;
+
+    // Busy for longer than the lock timeout: the waiter hears LOCK_TIMEOUT, not STORE_UNAVAILABLE.
+    const impatient = new PgGrantRecords(db, { lockTimeoutMs: 300 });
+    const second = holdFor('dave', 1_500);
+    await second.holding;
+    await expect(impatient.withLock('dave', 'two', NEVER, async () => 'never')).rejects.toMatchObject({
+      code: 'LOCK_TIMEOUT',
+    });
+    await second.done;
+  });
+});
