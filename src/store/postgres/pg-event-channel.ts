@@ -11,7 +11,6 @@ import {
   SHARED_EVENT_TYPES,
 } from './shared-events.js';
 
-
 /** The LISTEN/NOTIFY channel the hosts share. */
 export const EVENT_CHANNEL = 'nanoclaw_events';
 
