@@ -7,13 +7,19 @@
 #                           cleaned by systemd-tmpfiles)
 #   NANOCLAW_PG_PORT        port (default 5432, or the next free one)
 #   NANOCLAW_PG_LEGACY_DIR  where earlier versions of this script kept the server (default
-#                           /var/tmp/nanoclaw-postgres; empty: never look there). A server still
+#                           /var/tmp/nanoclaw-postgres when NANOCLAW_PG_DIR is not set, else none;
+#                           empty: never look there). A server still
 #                           running there is used as it is, its URL written to $NANOCLAW_PG_DIR/url,
 #                           until it is gone (a reboot); then a server is started in $NANOCLAW_PG_DIR.
 set -euo pipefail
 
 PG_DIR="${NANOCLAW_PG_DIR:-/var/lib/nanoclaw-postgres}"
-LEGACY_DIR="${NANOCLAW_PG_LEGACY_DIR-/var/tmp/nanoclaw-postgres}"
+# A folder of one's own (NANOCLAW_PG_DIR) gets a server of its own: only the default looks at the earlier one.
+if [[ -n "${NANOCLAW_PG_DIR:-}" ]]; then
+  LEGACY_DIR="${NANOCLAW_PG_LEGACY_DIR:-}"
+else
+  LEGACY_DIR="${NANOCLAW_PG_LEGACY_DIR-/var/tmp/nanoclaw-postgres}"
+fi
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
 if [[ -z "$PG_BIN" || ! -x "$PG_BIN/initdb" ]]; then
   echo "start-postgres: PostgreSQL is not installed (apt-get install -y postgresql)" >&2
