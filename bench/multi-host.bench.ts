@@ -28,7 +28,8 @@ const PROVIDER_LATENCY_MS = 20;
 const CONCURRENCY = 10;
 const EVENTS = 200;
 const HOST = fileURLToPath(new URL('./support/wave-host.ts', import.meta.url));
-const URL_FILE = '/var/tmp/nanoclaw-postgres/url';
+/** Where scripts/start-postgres.sh leaves the server's URL (then where earlier versions did). */
+const URL_FILES = ['/var/lib/nanoclaw-postgres/url', '/var/tmp/nanoclaw-postgres/url'];
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -43,10 +44,11 @@ function percentile(values: number[], p: number): number {
 
 async function serverUrl(): Promise<string | null> {
   if (process.env.NANOCLAW_BENCH_DATABASE_URL) return process.env.NANOCLAW_BENCH_DATABASE_URL;
-  return readFile(URL_FILE, 'utf8').then(
-    (text) => text.trim(),
-    () => null,
-  );
+  for (const file of URL_FILES) {
+    const text = await readFile(file, 'utf8').catch(() => null);
+    if (text !== null) return text.trim();
+  }
+  return null;
 }
 
 async function admin(url: string, sql: string): Promise<void> {

@@ -237,9 +237,13 @@ export async function runCli(
       "copy this data folder's grants and Nango connection map into PostgreSQL (NANOCLAW_DATABASE_URL); safe to repeat",
     )
     .requiredOption('--to <store>', 'the store to move to: postgres')
+    .option(
+      '--force',
+      'also copy back grants and connections deleted from PostgreSQL since an earlier run from this data folder',
+    )
     .addOption(jsonOption())
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
-    .action((options: { to: string }, command: Command) => {
+    .action((options: { to: string; force?: boolean }, command: Command) => {
       schedule(command, async (runtime) => {
         const { storeMigrateCommand } = await import('./commands/store.js');
         return storeMigrateCommand(runtime, options);

@@ -22,7 +22,10 @@ export interface PendingAuthorization {
   state: string;
   owner: string;
   provider: string;
-  /** The PKCE verifier; it never leaves the hosts and their store. */
+  /**
+   * The PKCE verifier, sealed with the hosts' key (bound to the state) before it is stored; it is
+   * opened only on a host, to exchange the code.
+   */
   codeVerifier: string | null;
   redirectUri: string;
   expiresAt: number;

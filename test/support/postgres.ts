@@ -4,7 +4,21 @@ import pg from 'pg';
 import { recordSecret } from './secret-scan.js';
 
 /** Where scripts/start-postgres.sh leaves the URL of the server it started. */
-export const POSTGRES_URL_FILE = '/var/tmp/nanoclaw-postgres/url';
+export const POSTGRES_URL_FILE = '/var/lib/nanoclaw-postgres/url';
+/** Where earlier versions of the script left it; read only while the new file is not there yet. */
+const EARLIER_POSTGRES_URL_FILE = '/var/tmp/nanoclaw-postgres/url';
+
+/** The test server's URL from the file scripts/start-postgres.sh writes; null when there is none. */
+export async function postgresUrlFromFile(): Promise<string | null> {
+  for (const file of [POSTGRES_URL_FILE, EARLIER_POSTGRES_URL_FILE]) {
+    try {
+      return (await readFile(file, 'utf8')).trim();
+    } catch {
+      // Not there: the next one, or none.
+    }
+  }
+  return null;
+}
 
 export type PostgresForTests =
   | {
@@ -21,11 +35,9 @@ export type PostgresForTests =
 async function serverUrl(): Promise<string> {
   const fromEnv = process.env.NANOCLAW_TEST_DATABASE_URL;
   if (fromEnv) return fromEnv;
-  try {
-    return (await readFile(POSTGRES_URL_FILE, 'utf8')).trim();
-  } catch {
-    throw new Error(`no NANOCLAW_TEST_DATABASE_URL and no ${POSTGRES_URL_FILE}`);
-  }
+  const fromFile = await postgresUrlFromFile();
+  if (fromFile === null) throw new Error(`no NANOCLAW_TEST_DATABASE_URL and no ${POSTGRES_URL_FILE}`);
+  return fromFile;
 }
 
 function withDatabase(url: string, database: string): string {

@@ -13,6 +13,7 @@ import {
   type ConsumeOutcome,
   type PendingAuthorizationStore,
 } from './pending-authorizations.js';
+import { SecretBoxOpenError } from './secret-box.js';
 import type { StoredGrant } from './stored-grant.js';
 
 export interface BeginAuthorizationRequest {
@@ -50,6 +51,9 @@ export interface AuthorizationFlowOptions {
   now: () => number;
 }
 
+/** Binds a sealed PKCE verifier to its sign-in: moved to another state, it does not open. */
+const verifierSealedFor = (state: string) => `pkce/${state}`;
+
 const STATE_PROBLEMS: Record<Exclude<ConsumeOutcome, { ok: true }>['reason'], string> = {
   unknown: 'is unknown or was already used',
   expired: 'has expired (it is good for 10 minutes)',
@@ -65,7 +69,10 @@ export class AuthorizationFlow {
     this.#options = options;
   }
 
-  /** Creates a one-time state and a PKCE verifier (kept here) and returns the provider's authorization URL. */
+  /**
+   * Creates a one-time state and a PKCE verifier (sealed with the credential store's key before it is
+   * kept, as grants are) and returns the provider's authorization URL.
+   */
   async begin(request: BeginAuthorizationRequest): Promise<{ redirectUrl: string }> {
     const owner = validateOwnerId(request.owner);
     const provider = this.#authorizationCodeProvider(request.provider);
@@ -85,8 +92,10 @@ export class AuthorizationFlow {
       scopes: provider.scopes,
       extra: provider.authorizationParams,
     });
+    const codeVerifier =
+      pkce === null ? null : (await this.#options.store.open()).seal(pkce.verifier, verifierSealedFor(state));
     await pending.add(
-      { state, owner, provider: provider.name, codeVerifier: pkce?.verifier ?? null, redirectUri },
+      { state, owner, provider: provider.name, codeVerifier, redirectUri },
       request.browserBinding,
     );
     return { redirectUrl: url.href };
@@ -112,7 +121,8 @@ export class AuthorizationFlow {
     if (!state || state.length > 512) throw stateError('has no valid state', null);
     const consumed = await this.#options.pending.consume(state, providerName, request.browserBinding);
     if (!consumed.ok) throw stateError(STATE_PROBLEMS[consumed.reason], consumed.owner);
-    const { owner, codeVerifier, redirectUri } = consumed.pending;
+    const { owner, redirectUri } = consumed.pending;
+    const codeVerifier = await this.#openVerifier(consumed.pending.codeVerifier, state, providerName, owner);
 
     const provider = this.#authorizationCodeProvider(providerName);
     const client = clientSettingsOf(provider);
@@ -178,6 +188,27 @@ export class AuthorizationFlow {
       );
     });
     return { owner, provider: provider.name };
+  }
+
+  async #openVerifier(
+    sealed: string | null,
+    state: string,
+    provider: string,
+    owner: string,
+  ): Promise<string | null> {
+    if (sealed === null) return null;
+    const box = await this.#options.store.open();
+    try {
+      return box.open(sealed, verifierSealedFor(state));
+    } catch (error) {
+      if (!(error instanceof SecretBoxOpenError)) throw error;
+      throw new OAuthFlowError(
+        'OAUTH_STATE_INVALID',
+        `this authorization of ${provider} was started on a host with another encryption key: give every host the same key, then start again`,
+        { provider, providerError: null, owner },
+        { cause: error },
+      );
+    }
   }
 
   /** A fresh authorization replaces a damaged grant file: the owner has just consented again. */

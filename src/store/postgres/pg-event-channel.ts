@@ -2,48 +2,29 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { EventBus } from '../../events/event-bus.js';
 import type { NanoclawEvent } from '../../events/types.js';
+import { StoreError } from '../store-errors.js';
 import { loadDriver, type PostgresDatabase } from './postgres-database.js';
+import {
+  decodeSharedEvent,
+  encodeSharedEvent,
+  MAX_SHARED_EVENT_BYTES,
+  SHARED_EVENT_TYPES,
+} from './shared-events.js';
 
 /** The LISTEN/NOTIFY channel the hosts share. */
 export const EVENT_CHANNEL = 'nanoclaw_events';
 
-/** Events one host raises that the pages connected to other hosts must see. */
-export const SHARED_EVENT_TYPES: ReadonlySet<NanoclawEvent['type']> = new Set([
-  'auth_required',
-  'token_synced',
-  'token_needs_auth',
-]);
-
-/** NOTIFY payloads are limited to 8000 bytes; an event is far smaller, anything bigger is not sent. */
-const MAX_PAYLOAD = 7_900;
-
-interface SharedEvent {
-  /** The host that raised it: a host does not hear its own events twice. */
-  origin: string;
-  event: NanoclawEvent;
-}
-
 export interface PgEventChannelOptions {
   db: PostgresDatabase;
   events: EventBus;
-  /** Trouble with the channel (PostgreSQL out of reach), already without the password. */
+  /**
+   * Trouble with the channel (PostgreSQL out of reach, an event too big to send, another host's event
+   * not understood), already without the password or any event's content.
+   */
   onError?: (error: unknown) => void;
   /** Told when listening (again) after a connection: events raised meanwhile elsewhere were missed. */
   onListening?: () => void;
   reconnectMs?: { first: number; max: number };
-}
-
-function isSharedEvent(value: unknown): value is SharedEvent {
-  if (!value || typeof value !== 'object') return false;
-  const { origin, event } = value as Partial<SharedEvent>;
-  return (
-    typeof origin === 'string' &&
-    !!event &&
-    typeof event === 'object' &&
-    typeof event.type === 'string' &&
-    SHARED_EVENT_TYPES.has(event.type) &&
-    typeof (event as { owner?: unknown }).owner === 'string'
-  );
 }
 
 /**
@@ -89,22 +70,35 @@ export class PgEventChannel {
 
   #send(event: NanoclawEvent): void {
     if (this.#relaying || this.#closed || !SHARED_EVENT_TYPES.has(event.type)) return;
-    const payload = JSON.stringify({ origin: this.hostId, event } satisfies SharedEvent);
-    if (Buffer.byteLength(payload) > MAX_PAYLOAD) return;
+    const encoded = encodeSharedEvent(this.hostId, event);
+    if (!encoded.ok) {
+      this.#onError(
+        new StoreError(
+          'STORE_WRITE_FAILED',
+          `a ${event.type} event of ${encoded.bytes} bytes is over the ${MAX_SHARED_EVENT_BYTES} bytes PostgreSQL's NOTIFY carries: pages on other hosts do not see it`,
+        ),
+      );
+      return;
+    }
     this.#db
-      .query('SELECT pg_notify($1, $2)', [EVENT_CHANNEL, payload], 'STORE_WRITE_FAILED')
+      .query('SELECT pg_notify($1, $2)', [EVENT_CHANNEL, encoded.payload], 'STORE_WRITE_FAILED')
       .catch((error: unknown) => this.#onError(error));
   }
 
   #receive(message: pg.Notification): void {
     if (message.channel !== EVENT_CHANNEL || message.payload === undefined) return;
-    let shared: unknown;
-    try {
-      shared = JSON.parse(message.payload);
-    } catch {
+    const decoded = decodeSharedEvent(message.payload);
+    if (!decoded.ok) {
+      this.#onError(
+        new StoreError(
+          'STORE_UNREADABLE',
+          `an event from another host was dropped: ${decoded.problem} (a host running another version of nanoclaw?)`,
+        ),
+      );
       return;
     }
-    if (!isSharedEvent(shared) || shared.origin === this.hostId) return;
+    const shared = decoded.shared;
+    if (shared.origin === this.hostId) return;
     this.#relaying = true;
     try {
       this.#events.emit(shared.event);

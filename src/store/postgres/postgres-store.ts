@@ -63,7 +63,7 @@ export class PostgresStore {
   async close(): Promise<void> {
     await Promise.allSettled([...this.#channels].map((channel) => channel.close()));
     this.#channels.clear();
-    await this.sessions.flush();
+    await this.sessions.close();
     await this.db.close();
   }
 }

@@ -43,6 +43,21 @@ export const MIGRATIONS: readonly string[] = [
     expires_at bigint NOT NULL
   );
   `,
+  `
+  CREATE TABLE nanoclaw_store_import_runs (
+    source text PRIMARY KEY,
+    first_at timestamptz NOT NULL DEFAULT now(),
+    last_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE TABLE nanoclaw_store_imports (
+    source text NOT NULL,
+    kind text NOT NULL,
+    owner text NOT NULL,
+    name text NOT NULL,
+    imported_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, kind, owner, name)
+  );
+  `,
 ];
 
 /** The key of the schema's advisory lock (any bigint of our own; grants use hashes of their names). */

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeHeadless, startTestOidcServer, type DemoOAuthServer } from '../../support/oidc-server.js';
 import {
@@ -54,6 +56,21 @@ describe.skipIf(!postgres.available)('three hosts on one PostgreSQL', () => {
   it('completes a sign-in started on host A through the callback sent to host B', async () => {
     const [a, b, c] = hosts as [HostProcess, HostProcess, HostProcess];
     const { location, cookie } = await a.startAuthorization('alice');
+    // The PKCE verifier reaches PostgreSQL sealed with the hosts' key, never as it is.
+    const started = new URL(location);
+    const db = new pg.Client({ connectionString: postgres.available ? postgres.url : '' });
+    await db.connect();
+    const { rows } = await db
+      .query<{ code_verifier: string | null }>(
+        'SELECT code_verifier FROM nanoclaw_pending_authorizations WHERE state = $1',
+        [started.searchParams.get('state')],
+      )
+      .finally(() => db.end());
+    const stored = rows[0]?.code_verifier ?? '';
+    expect(/^v1\./.test(stored)).toBe(true);
+    expect(createHash('sha256').update(stored).digest('base64url')).not.toBe(
+      started.searchParams.get('code_challenge'),
+    );
     const callback = await authorizeHeadless(location, { answer: 'allow', callbackUrl: a.plan.callbackUrl });
     // The load balancer sends the browser's callback to another host.
     const atB = new URL(`${callback.pathname}${callback.search}`, b.url);

@@ -182,4 +182,26 @@ describe.skipIf(!postgres.available)('the PostgreSQL store', () => {
     expect(seenB).toHaveLength(2);
     expect(seenB[1]).toEqual(seenA[0]);
   });
+  it('drops an event from another host that does not check out, reports it, and takes the next', async () => {
+    if (!postgres.available) return;
+    const errors: unknown[] = [];
+    const listening = new PostgresStore({ url: postgres.url, onError: (error) => errors.push(error) });
+    stores.push(listening);
+    const bus = new EventBus();
+    const seen: NanoclawEvent[] = [];
+    bus.subscribe((event) => seen.push(event));
+    await listening.shareEvents(bus);
+    const at = new Date().toISOString();
+    const notify = (event: unknown) =>
+      a.db.query(
+        'SELECT pg_notify($1, $2)',
+        ['nanoclaw_events', JSON.stringify({ origin: 'elsewhere', event })],
+        'STORE_WRITE_FAILED',
+      );
+    await notify({ type: 'auth_required', at, owner: 'alice', provider: 'demo', scopes: 'all', skill: null });
+    await notify({ type: 'token_synced', at, owner: 'alice', provider: 'demo', expiresAt: null });
+    await expect.poll(() => seen.map((event) => event.type)).toEqual(['token_synced']);
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual(['STORE_UNREADABLE']);
+    expect((errors[0] as Error).message).toContain('event.scopes');
+  });
 });

@@ -115,6 +115,75 @@ describe.skipIf(!postgres.available)('nanoclaw store migrate --to postgres', () 
     });
   });
 
+  it('keeps what PostgreSQL holds once it holds it: a disconnect or a reconnect is never undone by a second run', async () => {
+    const folder = path.join(dir, 'second-host');
+    const folderData = path.join(folder, 'data');
+    const files = CredentialStore.inDataDir(folderData, KEY);
+    await files.write({ ...grant('carol', 3) });
+    await files.write({ ...grant('dave', 4) });
+    await writeFile(
+      path.join(folderData, 'nango-connections.json'),
+      JSON.stringify({ carol: { github: 'conn-carol' }, dave: { github: 'conn-dave' } }),
+    );
+    const run = (...extra: string[]) =>
+      runCliInProcess(['store', 'migrate', '--to', 'postgres', '--json', ...extra], {
+        cwd: folder,
+        env: { NANOCLAW_DATA_DIR: folderData, NANOCLAW_DATABASE_URL: postgres.available ? postgres.url : '' },
+      });
+
+    const first = await run();
+    expect(first.exitCode).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      previousRun: null,
+      grants: { written: ['carol/demo', 'dave/demo'] },
+      connections: { written: ['carol/github', 'dave/github'] },
+    });
+
+    // On a PostgreSQL host, carol disconnects; dave disconnects and connects again, so his grant's
+    // generation starts over at 1 (below the file's 4) and Nango gives him a new connection.
+    await target.grants.delete('carol', 'demo');
+    await target.connections.delete('carol', 'github');
+    await target.grants.delete('dave', 'demo');
+    const shared = new CredentialStore({
+      dir: path.join(folder, 'pg-host'),
+      encryptionKey: KEY,
+      records: target.grants,
+    });
+    await shared.write({ ...grant('dave', 1), accessToken: `${ACCESS_TOKEN}-again` });
+    await target.connections.set('dave', 'github', 'conn-dave-again');
+
+    const second = await run();
+    expect(second.exitCode).toBe(0);
+    const report = JSON.parse(second.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      grants: { written: [], unchanged: [], keptNewer: ['dave/demo'], skippedDeleted: ['carol/demo'] },
+      connections: {
+        written: [],
+        unchanged: [],
+        keptNewer: ['dave/github'],
+        skippedDeleted: ['carol/github'],
+      },
+    });
+    expect(typeof report.previousRun).toBe('string');
+    expect(await target.grants.read('carol', 'demo')).toBeNull();
+    expect(await target.connections.get('carol', 'github')).toBeNull();
+    expect(await shared.read('dave', 'demo')).toMatchObject({
+      generation: 1,
+      accessToken: `${ACCESS_TOKEN}-again`,
+    });
+    expect(await target.connections.get('dave', 'github')).toBe('conn-dave-again');
+
+    // --force brings back what was deleted since, and still never replaces a live row.
+    const forced = await run('--force');
+    expect(forced.exitCode).toBe(0);
+    expect(JSON.parse(forced.stdout)).toMatchObject({
+      grants: { written: ['carol/demo'], keptNewer: ['dave/demo'], skippedDeleted: [] },
+      connections: { written: ['carol/github'], keptNewer: ['dave/github'], skippedDeleted: [] },
+    });
+    expect((await shared.read('carol', 'demo'))?.generation).toBe(3);
+    expect((await shared.read('dave', 'demo'))?.generation).toBe(1);
+  });
+
   it('refuses to run without a PostgreSQL URL, or to another kind of store', async () => {
     const none = await runCliInProcess(['store', 'migrate', '--to', 'postgres'], {
       cwd: dir,
