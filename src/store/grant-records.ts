@@ -16,9 +16,6 @@ export interface GrantRecord {
   expectedGeneration?: number | null;
 }
 
-/** What `importRecord` did with a record copied from another store. */
-export type ImportOutcome = 'written' | 'unchanged' | 'kept_newer';
-
 /**
  * Where the built-in source's grants live, and the lock that makes one refresh per grant: files in
  * `data/builtin/grants` (one host), or PostgreSQL (many hosts).
@@ -40,6 +37,4 @@ export interface GrantRecordStore {
   withLock<T>(owner: string, provider: string, signal: AbortSignal, work: () => Promise<T>): Promise<T>;
   /** Every grant held, for moving a store. */
   list(): Promise<Array<{ owner: string; provider: string }>>;
-  /** Writes a record copied from another store unless this one holds the same or a newer generation. */
-  importRecord(record: GrantRecord): Promise<ImportOutcome>;
 }

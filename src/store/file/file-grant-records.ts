@@ -2,7 +2,7 @@ import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
-import type { GrantRecord, GrantRecordStore, ImportOutcome } from '../grant-records.js';
+import type { GrantRecord, GrantRecordStore } from '../grant-records.js';
 import { StoreError } from '../store-errors.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
 
@@ -130,24 +130,6 @@ export class FileGrantRecords implements GrantRecordStore {
       }
     }
     return found;
-  }
-
-  async importRecord(record: GrantRecord): Promise<ImportOutcome> {
-    return this.withLock(
-      record.owner,
-      record.provider,
-      AbortSignal.timeout(this.#lockTimeoutMs),
-      async () => {
-        const existing = await this.read(record.owner, record.provider);
-        if (existing !== null) {
-          const generation = generationOf(existing);
-          if (existing === record.text) return 'unchanged';
-          if (generation !== null && generation >= record.generation) return 'kept_newer';
-        }
-        await this.write(record);
-        return 'written';
-      },
-    );
   }
 }
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { GrantRecord, GrantRecordStore, ImportOutcome } from '../grant-records.js';
+import type { GrantRecord, GrantRecordStore } from '../grant-records.js';
 import { LockTimeoutError, StoreError } from '../store-errors.js';
 import { withoutPassword } from './database-url.js';
 import type { PostgresDatabase } from './postgres-database.js';
@@ -189,37 +189,5 @@ export class PgGrantRecords implements GrantRecordStore {
       'STORE_UNREADABLE',
     );
     return rows;
-  }
-
-  /** Under the grant's lock: a refresh on another host is never overwritten by an older copy. */
-  importRecord(record: GrantRecord): Promise<ImportOutcome> {
-    return this.withLock(
-      record.owner,
-      record.provider,
-      AbortSignal.timeout(this.#lockTimeoutMs + 5_000),
-      async () => {
-        const { rows } = await this.#db.query<{ record: string; generation: string }>(
-          'SELECT record, generation FROM nanoclaw_grants WHERE owner = $1 AND provider = $2',
-          [record.owner, record.provider],
-          'STORE_UNREADABLE',
-        );
-        const existing = rows[0];
-        if (existing) {
-          if (existing.record === record.text) return 'unchanged';
-          if (Number(existing.generation) >= record.generation) return 'kept_newer';
-        }
-        try {
-          // Fenced too: a copy never lands over a grant a host changed since it was read here.
-          await this.write({
-            ...record,
-            expectedGeneration: existing ? Number(existing.generation) : null,
-          });
-        } catch (error) {
-          if (error instanceof StoreError && error.code === 'STORE_CONFLICT') return 'kept_newer';
-          throw error;
-        }
-        return 'written';
-      },
-    );
   }
 }

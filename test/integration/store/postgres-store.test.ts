@@ -53,17 +53,10 @@ describe.skipIf(!postgres.available)('the PostgreSQL store', () => {
     }
   });
 
-  it('keeps grant records, and imports only newer ones', async () => {
+  it('keeps grant records for every host', async () => {
     const record = { owner: 'alice', provider: 'demo', text: '{"generation":3}', generation: 3 };
     await a.grants.write(record);
     expect(await b.grants.read('alice', 'demo')).toBe(record.text);
-    expect(await b.grants.importRecord(record)).toBe('unchanged');
-    expect(await b.grants.importRecord({ ...record, text: '{"generation":2}', generation: 2 })).toBe(
-      'kept_newer',
-    );
-    expect(await b.grants.importRecord({ ...record, text: '{"generation":4}', generation: 4 })).toBe(
-      'written',
-    );
     expect(await a.grants.list()).toEqual([{ owner: 'alice', provider: 'demo' }]);
     expect(await a.grants.delete('alice', 'demo')).toBe(true);
     expect(await a.grants.read('alice', 'demo')).toBeNull();
