@@ -63,6 +63,10 @@ async function request(spec: RawRequest): Promise<RawResponse> {
   }
 }
 
+/** Bodies larger than this wait a moment for an early answer before they are sent. */
+const EARLY_ANSWER_BODY_BYTES = 16 * 1024;
+const EARLY_ANSWER_WAIT_MS = 100;
+
 /** One request over a fresh socket, exactly as given: no client fixes up what it sends. */
 function requestOnce(spec: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
@@ -111,8 +115,16 @@ function requestOnce(spec: RawRequest): Promise<RawResponse> {
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('')}\r\n`;
     socket.write(head);
-    if (spec.truncateTo === undefined) socket.write(body);
-    else socket.end(body.subarray(0, spec.truncateTo));
+    const sendBody = () => {
+      if (socket.destroyed || chunks.length > 0) return;
+      if (spec.truncateTo === undefined) socket.write(body);
+      else socket.end(body.subarray(0, spec.truncateTo));
+    };
+    // A large body goes a moment after the head, as a client that honours early answers sends it: a
+    // server that refuses it from its head answers first, and that answer is read, not lost to the
+    // reset a body still in flight would cause.
+    if (body.length > EARLY_ANSWER_BODY_BYTES) setTimeout(sendBody, EARLY_ANSWER_WAIT_MS);
+    else sendBody();
   });
 }
 
