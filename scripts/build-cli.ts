@@ -397,7 +397,8 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
     HOT_COMMANDS.map((command) =>
       build({
         ...common,
-        external: [...external, ...Object.keys(WRITE_ONLY_PACKAGES)],
+        // node-postgres loads from the installed packages when a shared store is used: most hosts have none.
+        external: [...external, ...Object.keys(WRITE_ONLY_PACKAGES), 'pg'],
         entryPoints: [path.join(srcDir, 'cli', 'run-main.ts')],
         outfile: path.join(outDir, `hot-${command}.cjs`),
         plugins: [

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// Zod's tree-shakable form: every command builds the runtime that holds this module.
+import * as z from 'zod/mini';
 import type { NanoclawEvent } from '../../events/types.js';
 
 /** Events one host raises that the pages connected to other hosts must see. */
@@ -11,7 +12,8 @@ export const SHARED_EVENT_TYPES: ReadonlySet<NanoclawEvent['type']> = new Set([
 /** NOTIFY payloads are limited to 8000 bytes; an event is far smaller, anything bigger is not sent. */
 export const MAX_SHARED_EVENT_BYTES = 7_900;
 
-const base = { at: z.iso.datetime({ offset: true }), owner: z.string().min(1), provider: z.string().min(1) };
+const nonEmpty = () => z.string().check(z.minLength(1));
+const base = { at: z.iso.datetime({ offset: true }), owner: nonEmpty(), provider: nonEmpty() };
 
 /** Every field of every shared event, checked before another host's event reaches this host's bus. */
 const sharedEventSchema = z.discriminatedUnion('type', [
@@ -19,15 +21,18 @@ const sharedEventSchema = z.discriminatedUnion('type', [
     type: z.literal('auth_required'),
     ...base,
     scopes: z.array(z.string()),
-    skill: z.string().nullable(),
-    runId: z.string().nullable(),
-    connectUrl: z.string().nullable(),
+    skill: z.nullable(z.string()),
+    runId: z.nullable(z.string()),
+    connectUrl: z.nullable(z.string()),
   }),
-  z.object({ type: z.literal('token_synced'), ...base, expiresAt: z.string().nullable() }),
+  z.object({ type: z.literal('token_synced'), ...base, expiresAt: z.nullable(z.string()) }),
   z.object({ type: z.literal('token_needs_auth'), ...base, reason: z.string() }),
 ]);
 
-const envelopeSchema = z.object({ origin: z.string().min(1).max(64), event: sharedEventSchema });
+const envelopeSchema = z.object({
+  origin: z.string().check(z.minLength(1), z.maxLength(64)),
+  event: sharedEventSchema,
+});
 
 export interface SharedEvent {
   /** The host that raised it: a host does not hear its own events twice. */

@@ -8,7 +8,8 @@ import { BuiltCliFixture } from '../../support/built-cli.js';
 import { FakeNangoServer } from '../../support/fake-nango-server.js';
 
 /** What only serve, run, connect, doctor or demo need: a sync or a status must never load them (a run loads only Docker). */
-const HEAVY_PACKAGES = ['fastify', 'dockerode', 'chokidar', 'oidc-provider'];
+// pg: only a shared store (PostgreSQL) needs it, and it loads then.
+const HEAVY_PACKAGES = ['fastify', 'dockerode', 'chokidar', 'oidc-provider', 'pg'];
 /** A stack frame as Node prints it. */
 const STACK_FRAME = /^\s+at .+[:(]/m;
 
