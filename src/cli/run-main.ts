@@ -64,7 +64,13 @@ export async function runMain(): Promise<void> {
   process.exitCode =
     outputClosed && !interrupted && exitCode === EXIT_INTERRUPTED ? EXIT_PIPE_CLOSED : exitCode;
   removeSignalListeners();
+  // The command is over and has said so; its work (writes, shutdown) was awaited. A socket a library
+  // keeps alive must not keep the process waiting: past a short grace it ends with the same code.
+  setTimeout(() => process.exit(), LINGER_MS).unref();
 }
+
+/** How long a finished command may wait for its last handles to close by themselves. */
+const LINGER_MS = 2_000;
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : 'unknown';
