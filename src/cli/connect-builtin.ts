@@ -14,7 +14,7 @@ import {
 } from './connect-daemon-client.js';
 import type { ConnectFlow, FlowResult } from './connect-flow.js';
 import type { AuthorizeLink } from './connect-report.js';
-import { pollUntil, waitForNotice } from './connect-wait.js';
+import { pollUntil } from './connect-wait.js';
 import { formatDuration } from './output/table.js';
 
 /**
@@ -120,22 +120,34 @@ async function viaTemporaryServer(flow: ConnectFlow, provider: BuiltinProviderCo
     // Listening before the link is out, so a quick sign-in is not missed.
     // The callback ends the wait either way: a token synced, or a sign-in that failed (denied,
     // stale state) for this provider, and for this owner when the failure knows it.
-    const synced = waitForNotice<{ code: string; message: string } | null>(
-      (notify) =>
-        runtime.events.subscribe((event) => {
-          if (event.type === 'token_synced' && event.owner === owner && event.provider === provider.name) {
-            notify(null);
-          } else if (
-            event.type === 'error' &&
-            event.code.startsWith('OAUTH_') &&
-            event.provider === provider.name &&
-            event.owner === owner
-          ) {
-            notify({ code: event.code, message: event.message });
-          }
-        }),
-      { timeoutMs: settings.timeoutMs, signal },
-    );
+    // The callback's own events say how it ended; the token file, read too, says so even when its
+    // event was missed, so the wait never outlives a sign-in that is done.
+    let notice: { code: string; message: string } | null | undefined;
+    const unsubscribe = runtime.events.subscribe((event) => {
+      if (event.type === 'token_synced' && event.owner === owner && event.provider === provider.name) {
+        notice ??= null;
+      } else if (
+        event.type === 'error' &&
+        event.code.startsWith('OAUTH_') &&
+        event.provider === provider.name &&
+        event.owner === owner
+      ) {
+        notice ??= { code: event.code, message: event.message };
+      }
+    });
+    const askedAt = Date.now();
+    const synced = pollUntil(
+      async () => {
+        if (notice !== undefined) return { value: notice };
+        const stored = await runtime.folder.read(owner, provider.name);
+        const written =
+          stored.state === 'present' &&
+          Date.parse(stored.file.synced_at) >= askedAt &&
+          isUnexpired(stored.file.expires_at, Date.now());
+        return written ? { value: null } : null;
+      },
+      { intervalMs: flow.pollIntervalMs.tokenFile, timeoutMs: settings.timeoutMs, signal },
+    ).finally(unsubscribe);
     const link: AuthorizeLink = {
       url: web.createLoginLink(builtinStartPath(provider.name, owner)),
       route: 'temporary-server',
@@ -145,7 +157,8 @@ async function viaTemporaryServer(flow: ConnectFlow, provider: BuiltinProviderCo
     flow.note(waitingNote(provider.name, owner, settings.timeoutMs));
     const waited = await synced;
     if (waited.status !== 'done') return { outcome: waited.status, link, result: null };
-    if (waited.value !== null) return { outcome: 'refused', link, result: null, refusal: waited.value };
+    if (waited.value.value !== null)
+      return { outcome: 'refused', link, result: null, refusal: waited.value.value };
     return {
       outcome: 'connected',
       link,
