@@ -65,22 +65,3 @@ export async function pollUntil<T>(
     wait.dispose();
   }
 }
-
-/** Waits until `listen` reports a value (it subscribes and returns its unsubscribe), bounded like `pollUntil`. */
-export async function waitForNotice<T>(
-  listen: (notify: (value: T) => void) => () => void,
-  options: WaitOptions,
-): Promise<WaitOutcome<T>> {
-  const wait = boundedWait(options);
-  let unsubscribe = () => {};
-  try {
-    return await new Promise<WaitOutcome<T>>((resolve) => {
-      if (wait.signal.aborted) return resolve(wait.ended());
-      wait.signal.addEventListener('abort', () => resolve(wait.ended()), { once: true });
-      unsubscribe = listen((value) => resolve({ status: 'done', value }));
-    });
-  } finally {
-    unsubscribe();
-    wait.dispose();
-  }
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pollUntil, waitForNotice } from '../../../src/cli/connect-wait.js';
+import { pollUntil } from '../../../src/cli/connect-wait.js';
 
 const never = () => new AbortController().signal;
 
@@ -57,37 +57,5 @@ describe('pollUntil', () => {
       await pollUntil(async () => ++calls, { intervalMs: 5, timeoutMs: 5_000, signal: controller.signal }),
     ).toEqual({ status: 'interrupted' });
     expect(calls).toBe(0);
-  });
-});
-
-describe('waitForNotice', () => {
-  it('resolves with the first notice and unsubscribes', async () => {
-    let listener: ((value: string) => void) | null = null;
-    let unsubscribed = false;
-    const waiting = waitForNotice<string>(
-      (notify) => {
-        listener = notify;
-        return () => (unsubscribed = true);
-      },
-      { timeoutMs: 5_000, signal: never() },
-    );
-    listener!('synced');
-    expect(await waiting).toEqual({ status: 'done', value: 'synced' });
-    expect(unsubscribed).toBe(true);
-  });
-
-  it('ends on timeout or interruption, unsubscribed either way', async () => {
-    let subscriptions = 0;
-    const listen = () => {
-      subscriptions++;
-      return () => subscriptions--;
-    };
-    expect(await waitForNotice(listen, { timeoutMs: 20, signal: never() })).toEqual({ status: 'timeout' });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 10);
-    expect(await waitForNotice(listen, { timeoutMs: 5_000, signal: controller.signal })).toEqual({
-      status: 'interrupted',
-    });
-    expect(subscriptions).toBe(0);
   });
 });
