@@ -21,6 +21,7 @@ import { EventBus } from '../src/events/event-bus.js';
 import { CredentialStore } from '../src/sources/builtin/credential-store.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { BenchmarkResult } from './run.js';
+import { cpuSecondsOf } from './support/server-cpu.js';
 import { WaveProvider } from './support/wave-provider.js';
 
 const GRANTS = Number(process.env.NANOCLAW_BENCH_GRANTS ?? 3000);
@@ -99,6 +100,10 @@ interface WaveResult {
   wallMs: number;
   /** CPU time of the host processes together. */
   cpuMs: number;
+  /** CPU time of PostgreSQL's processes meanwhile, when it runs on this machine (null: not seen). */
+  databaseCpuMs: number | null;
+  /** CPU time of this process meanwhile: the provider's answers. */
+  providerCpuMs: number;
   requests: number;
   refused: number;
   states: Record<string, number>;
@@ -139,6 +144,8 @@ async function wave(
   });
   await Promise.all(children.map(async ({ next }) => expectLine(await next(), 'ready')));
   const before = { requests: provider.requests, refused: provider.refused };
+  const databaseBefore = await cpuSecondsOf('postgres');
+  const providerBefore = process.cpuUsage();
   const started = performance.now();
   const done = children.map(({ next }) => next());
   for (const { child } of children) child.stdin.write('go\n');
@@ -146,6 +153,8 @@ async function wave(
     (line) => JSON.parse(line) as { ms: number; cpuMs: number; states: Record<string, number> },
   );
   const wallMs = performance.now() - started;
+  const providerCpu = process.cpuUsage(providerBefore);
+  const databaseAfter = await cpuSecondsOf('postgres');
   await Promise.all(children.map(({ exited }) => exited));
   const states: Record<string, number> = {};
   for (const result of results)
@@ -153,6 +162,9 @@ async function wave(
   return {
     wallMs,
     cpuMs: results.reduce((sum, result) => sum + result.cpuMs, 0),
+    databaseCpuMs:
+      databaseBefore === null || databaseAfter === null ? null : (databaseAfter - databaseBefore) * 1000,
+    providerCpuMs: (providerCpu.user + providerCpu.system) / 1000,
     requests: provider.requests - before.requests,
     refused: provider.refused - before.refused,
     states,
@@ -233,6 +245,9 @@ export default async function multiHostBenchmark(): Promise<BenchmarkResult> {
       'wall time': `${(result.wallMs / 1000).toFixed(2)} s`,
       'vs one host': `${(result.wallMs / one.wallMs).toFixed(2)}x`,
       'host CPU': `${(result.cpuMs / 1000).toFixed(2)} s`,
+      'per grant: host / database / provider CPU': `${(result.cpuMs / GRANTS).toFixed(2)} / ${
+        result.databaseCpuMs === null ? '?' : (result.databaseCpuMs / GRANTS).toFixed(2)
+      } / ${(result.providerCpuMs / GRANTS).toFixed(2)} ms`,
       'sync results': Object.entries(result.states)
         .map(([state, count]) => `${state} ${count}`)
         .join(', '),

@@ -1,6 +1,6 @@
 /**
  * One host of the multi-host benchmark, as a process: the product's runtime on PostgreSQL (built by
- * createRuntimeFromConfig, as `serve` builds it) syncing every owner's grant when told to go, in its
+ * createRuntimeFromConfig, as `serve` builds it, its events shared with the other hosts) syncing every owner's grant when told to go, in its
  * own order, the way each host's refresher meets a wave of grants that come due together.
  * Settings arrive in NANOCLAW_WAVE_HOST (JSON); it prints "ready", waits for "go" on stdin, then
  * prints one JSON line with what it did.
@@ -48,6 +48,8 @@ const resolved = resolveConfig(
 if ('errors' in resolved) throw new Error(resolved.errors.join('\n'));
 const runtime = createRuntimeFromConfig(resolved.config, [], { logger: silentLogger() });
 await runtime.store!.ready();
+// As `serve` does: what this host syncs is told to the pages of every host.
+await runtime.store!.shareEvents(runtime.events);
 
 // Every host meets the wave in its own order, as their refreshers' jitter makes it.
 const owners = [...settings.owners];

@@ -30,11 +30,17 @@ export interface GrantRecordStore {
   /** Removes the grant; true when there was one. */
   delete(owner: string, provider: string): Promise<boolean>;
   /**
-   * Runs `work` holding the grant's lock, shared with every process that uses this store. Reads and
-   * writes inside `work` are committed one by one, so a mark written before a request is durable
-   * before the request leaves.
+   * Runs `work` holding the grant's lock, shared with every process that uses this store. `current`
+   * gives the grant's text as it stands under the lock (null: none), what another holder wrote
+   * included; a store may have read it with the lock, in the same round trip. Writes inside `work`
+   * are committed one by one, so a mark written before a request is durable before the request leaves.
    */
-  withLock<T>(owner: string, provider: string, signal: AbortSignal, work: () => Promise<T>): Promise<T>;
+  withLock<T>(
+    owner: string,
+    provider: string,
+    signal: AbortSignal,
+    work: (current: () => Promise<string | null>) => Promise<T>,
+  ): Promise<T>;
   /** Every grant held, for moving a store. */
   list(): Promise<Array<{ owner: string; provider: string }>>;
 }

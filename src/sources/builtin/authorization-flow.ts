@@ -173,8 +173,8 @@ export class AuthorizationFlow {
     }
 
     const { store, now } = this.#options;
-    await store.withLock(owner, provider.name, request.signal, async () => {
-      const previous = await this.#previousGrant(owner, provider.name);
+    await store.withLock(owner, provider.name, request.signal, async (current) => {
+      const previous = await previousGrant(current);
       await store.write(
         applyTokenResponse({
           previous,
@@ -212,15 +212,6 @@ export class AuthorizationFlow {
   }
 
   /** A fresh authorization replaces a damaged grant file: the owner has just consented again. */
-  async #previousGrant(owner: string, provider: string): Promise<StoredGrant | null> {
-    try {
-      return await this.#options.store.read(owner, provider);
-    } catch (error) {
-      if (error instanceof CredentialStoreError && error.code === 'CREDENTIAL_STORE_UNREADABLE') return null;
-      throw error;
-    }
-  }
-
   #authorizationCodeProvider(name: string): BuiltinProviderConfig {
     const provider = this.#options.providerNamed(name);
     if (provider.grant !== 'authorization_code') {
@@ -229,5 +220,15 @@ export class AuthorizationFlow {
       );
     }
     return provider;
+  }
+}
+
+/** The grant a new authorization replaces; an unreadable one is replaced as if there were none. */
+async function previousGrant(current: () => Promise<StoredGrant | null>): Promise<StoredGrant | null> {
+  try {
+    return await current();
+  } catch (error) {
+    if (error instanceof CredentialStoreError && error.code === 'CREDENTIAL_STORE_UNREADABLE') return null;
+    throw error;
   }
 }

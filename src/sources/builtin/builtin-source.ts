@@ -241,8 +241,8 @@ export class BuiltinSource implements TokenSource {
     }
     const observed = grant?.generation ?? null;
     const renewal = this.#renewals.run(grantKey(owner, provider.name), () =>
-      this.#store.withLock(owner, provider.name, this.#lifetime.signal, () =>
-        this.#renewHoldingLock(owner, provider, observed),
+      this.#store.withLock(owner, provider.name, this.#lifetime.signal, async (current) =>
+        this.#renewHoldingLock(owner, provider, observed, await current()),
       ),
     );
     try {
@@ -279,8 +279,8 @@ export class BuiltinSource implements TokenSource {
     owner: string,
     provider: BuiltinProviderConfig,
     observedGeneration: number | null,
+    current: StoredGrant | null,
   ): Promise<FetchOutcome> {
-    const current = await this.#store.read(owner, provider.name);
     if (current && current.generation !== observedGeneration) {
       if (current.status === 'needs_auth') return this.#needsAuthOf(current);
       if (isUnexpired(current, this.#now())) return { status: 'token', token: sourceTokenOf(current) };
@@ -514,10 +514,10 @@ export class BuiltinSource implements TokenSource {
     const provider = asBuiltinProvider(request.provider);
     // A client-credentials token belongs to no owner: nothing of one owner's to remove.
     if (provider.grant === 'client_credentials') return;
-    await this.#store.withLock(request.owner, provider.name, request.signal, async () => {
+    await this.#store.withLock(request.owner, provider.name, request.signal, async (current) => {
       let grant: StoredGrant | null = null;
       try {
-        grant = await this.#store.read(request.owner, provider.name);
+        grant = await current();
       } catch (error) {
         // An unreadable grant cannot be revoked, but the owner may still remove it.
         if (!(error instanceof CredentialStoreError)) throw error;

@@ -90,12 +90,20 @@ export class CredentialStore {
   }
 
   /** The grant, or null when there is none. An unreadable grant is an error, never "none". */
-  async read(owner: string, provider: string): Promise<StoredGrant | null> {
+  read(owner: string, provider: string): Promise<StoredGrant | null> {
+    return this.#open(owner, provider, () => this.records.read(owner, provider));
+  }
+
+  async #open(
+    owner: string,
+    provider: string,
+    readText: () => Promise<string | null>,
+  ): Promise<StoredGrant | null> {
     const file = this.grantFile(owner, provider);
     const box = await this.open();
     let text: string | null;
     try {
-      text = await this.records.read(owner, provider);
+      text = await readText();
     } catch (error) {
       throw this.#storeFailure(error, 'CREDENTIAL_STORE_UNREADABLE', `cannot read ${file}`);
     }
@@ -157,8 +165,19 @@ export class CredentialStore {
     return this.records.lock(this.#owner(owner), validateProviderName(provider), signal);
   }
 
-  /** Runs `work` holding the grant's lock, shared with every process that uses this store. */
-  withLock<T>(owner: string, provider: string, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
-    return this.records.withLock(this.#owner(owner), validateProviderName(provider), signal, work);
+  /**
+   * Runs `work` holding the grant's lock, shared with every process that uses this store. `current`
+   * reads the grant as it stands under the lock (as `read` does, errors included), without another
+   * trip to a store that read it with the lock.
+   */
+  withLock<T>(
+    owner: string,
+    provider: string,
+    signal: AbortSignal,
+    work: (current: () => Promise<StoredGrant | null>) => Promise<T>,
+  ): Promise<T> {
+    return this.records.withLock(this.#owner(owner), validateProviderName(provider), signal, (text) =>
+      work(() => this.#open(owner, provider, text)),
+    );
   }
 }

@@ -96,11 +96,11 @@ export class FileGrantRecords implements GrantRecordStore {
     owner: string,
     provider: string,
     signal: AbortSignal,
-    work: () => Promise<T>,
+    work: (current: () => Promise<string | null>) => Promise<T>,
   ): Promise<T> {
     const held = await this.lock(owner, provider, signal);
     try {
-      return await work();
+      return await work(() => this.read(owner, provider));
     } finally {
       await held.release();
     }

@@ -13,6 +13,10 @@ import {
 
 /** The LISTEN/NOTIFY channel the hosts share. */
 export const EVENT_CHANNEL = 'nanoclaw_events';
+/** The most events one statement sends (each at most MAX_SHARED_EVENT_BYTES). */
+const MAX_EVENTS_PER_STATEMENT = 100;
+/** Sends each payload of an array, in order, as a notification of the channel. */
+const NOTIFY_EACH = 'SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload';
 
 export interface PgEventChannelOptions {
   db: PostgresDatabase;
@@ -31,7 +35,9 @@ export interface PgEventChannelOptions {
  * Carries `auth_required`, `token_synced` and `token_needs_auth` between the hosts' event buses with
  * PostgreSQL's LISTEN/NOTIFY: what this host raises goes out (`pg_notify`), what others raise is
  * emitted on this host's bus as it was raised there, so its page's stream (and its replay) holds
- * both. One listening connection, opened again with backoff whenever it breaks.
+ * both. One listening connection, opened again with backoff whenever it breaks. One statement sends
+ * at a time: events raised while it runs go together in the next, in the order they were raised, so a
+ * wave of refreshes costs a statement per batch rather than per event.
  */
 export class PgEventChannel {
   readonly hostId = randomBytes(8).toString('hex');
@@ -46,6 +52,10 @@ export class PgEventChannel {
   #delayMs: number;
   #relaying = false;
   #closed = false;
+  #sequence = 0;
+  /** Payloads waiting for the statement in flight to end. */
+  #outbox: string[] = [];
+  #sending: Promise<void> | null = null;
 
   private constructor(options: PgEventChannelOptions) {
     this.#db = options.db;
@@ -70,7 +80,7 @@ export class PgEventChannel {
 
   #send(event: NanoclawEvent): void {
     if (this.#relaying || this.#closed || !SHARED_EVENT_TYPES.has(event.type)) return;
-    const encoded = encodeSharedEvent(this.hostId, event);
+    const encoded = encodeSharedEvent(this.hostId, event, this.#sequence++);
     if (!encoded.ok) {
       this.#onError(
         new StoreError(
@@ -80,9 +90,21 @@ export class PgEventChannel {
       );
       return;
     }
-    this.#db
-      .query('SELECT pg_notify($1, $2)', [EVENT_CHANNEL, encoded.payload], 'STORE_WRITE_FAILED')
-      .catch((error: unknown) => this.#onError(error));
+    this.#outbox.push(encoded.payload);
+    this.#sending ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#outbox.length > 0) {
+        const batch = this.#outbox.splice(0, MAX_EVENTS_PER_STATEMENT);
+        await this.#db
+          .query(NOTIFY_EACH, [EVENT_CHANNEL, batch], 'STORE_WRITE_FAILED')
+          .catch((error: unknown) => this.#onError(error));
+      }
+    } finally {
+      this.#sending = null;
+    }
   }
 
   #receive(message: pg.Notification): void {
@@ -161,6 +183,8 @@ export class PgEventChannel {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe?.();
+    // What this host raised before closing still goes out.
+    await this.#sending;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const client = this.#client;

@@ -9,13 +9,11 @@ export interface PgGrantRecordsOptions {
   lockTimeoutMs?: number;
 }
 
-/** The grant's advisory lock key: a 64-bit hash of its names (two grants sharing one only wait for each other). */
-const GRANT_LOCK = "pg_advisory_xact_lock(hashtextextended('nanoclaw-grant/' || $1 || '/' || $2, 0))";
-
 /**
  * Grants in PostgreSQL, sealed on the hosts before they arrive. A grant's lock is a transaction-scoped
- * advisory lock held on a connection of its own for as long as `work` runs; what `work` reads and
- * writes goes through the other pool, one committed statement at a time, so a "refresh sent" mark is
+ * advisory lock held on a connection of its own for as long as `work` runs; `work` is given the grant
+ * as it stood once the lock was granted, and what it writes goes through the other pool, one committed
+ * statement at a time, so a "refresh sent" mark is
  * durable before the request leaves and a rotated refresh token is committed before the access token
  * that came with it is written to any host's file. A host that dies ends its connection, and the
  * server releases its locks.
@@ -92,12 +90,16 @@ export class PgGrantRecords implements GrantRecordStore {
    * runs (a server restart, `pg_terminate_backend`) must not take the process down. `work` is let
    * finish (its writes are fenced on the generation it read, so they never overwrite a later
    * holder's), then the lost lock is reported as STORE_UNAVAILABLE and the connection is dropped.
+   *
+   * Taking the lock is one round trip: the transaction, its settings, the lock and the read of the
+   * grant that `work` is given go to the server as one batch of statements. Under READ COMMITTED the
+   * read sees every write committed before the lock was granted.
    */
   async withLock<T>(
     owner: string,
     provider: string,
     signal: AbortSignal,
-    work: () => Promise<T>,
+    work: (current: () => Promise<string | null>) => Promise<T>,
   ): Promise<T> {
     signal.throwIfAborted();
     const { client, release } = await this.#db.lockClient(signal, this.#lockTimeoutMs);
@@ -107,12 +109,9 @@ export class PgGrantRecords implements GrantRecordStore {
     };
     client.on('error', onError);
     try {
+      let current: string | null;
       try {
-        await client.query('BEGIN');
-        await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#lockTimeoutMs))}`);
-        // The transaction stays idle while `work` waits for a provider: a server-wide idle timeout must not end it.
-        await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
-        await this.#lock(client, owner, provider, signal, (error) => {
+        current = await this.#lockAndRead(client, owner, provider, signal, (error) => {
           broken = error;
           release(error);
         });
@@ -122,7 +121,7 @@ export class PgGrantRecords implements GrantRecordStore {
       }
       let result: T;
       try {
-        result = await work();
+        result = await work(() => Promise.resolve(current));
       } catch (error) {
         if (!broken) await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
         throw error;
@@ -161,25 +160,44 @@ export class PgGrantRecords implements GrantRecordStore {
     return this.#db.failure(error, 'STORE_WRITE_FAILED', 'the grant lock failed');
   }
 
-  /** Waits for the lock; an abort ends the connection, which ends the wait on the server too. */
-  async #lock(
+  /**
+   * Opens the lock's transaction, waits for the lock and reads the grant, in one batch (the simple
+   * query protocol takes no parameters: the names go in as escaped literals). The lock's key is a
+   * 64-bit hash of the names: two grants that share one only wait for each other. An abort ends the
+   * connection, which ends the wait on the server too.
+   */
+  async #lockAndRead(
     client: pg.PoolClient,
     owner: string,
     provider: string,
     signal: AbortSignal,
     onBroken: (error: Error) => void,
-  ): Promise<void> {
+  ): Promise<string | null> {
     const onAbort = () => {
       const error = new Error('the wait for a grant lock was aborted');
       onBroken(error);
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    let results: pg.QueryResult[];
     try {
-      await client.query(`SELECT ${GRANT_LOCK}`, [owner, provider]);
+      const [ownerLiteral, providerLiteral] = [client.escapeLiteral(owner), client.escapeLiteral(provider)];
+      const batch = await client.query(
+        [
+          'BEGIN',
+          `SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#lockTimeoutMs))}`,
+          // The transaction stays idle while `work` waits for a provider: a server-wide idle timeout must not end it.
+          'SET LOCAL idle_in_transaction_session_timeout = 0',
+          `SELECT pg_advisory_xact_lock(hashtextextended('nanoclaw-grant/' || ${ownerLiteral} || '/' || ${providerLiteral}, 0))`,
+          `SELECT record FROM nanoclaw_grants WHERE owner = ${ownerLiteral} AND provider = ${providerLiteral}`,
+        ].join(';\n'),
+      );
+      results = batch as unknown as pg.QueryResult[];
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
     signal.throwIfAborted();
+    const read = results.at(-1) as pg.QueryResult<{ record: string }> | undefined;
+    return read?.rows[0]?.record ?? null;
   }
 
   async list(): Promise<Array<{ owner: string; provider: string }>> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { Slots, SlotWaitTimeoutError } from '../../async/slots.js';
 import { LockTimeoutError, StoreError } from '../store-errors.js';
@@ -34,6 +35,25 @@ export function loadDriver(): Promise<Driver> {
 export interface LockConnection {
   client: pg.PoolClient;
   release(error?: Error): void;
+}
+
+/**
+ * The most statement texts prepared on each connection: a caller that built texts with values in them
+ * would otherwise leave a new prepared statement on every connection per value. Past it, texts are
+ * parsed on every run, as unprepared statements are.
+ */
+export const MAX_PREPARED_STATEMENTS = 100;
+const statementNames = new Map<string, string>();
+
+/** The prepared statement's name for a text (a hash of it), or null once too many texts were seen. */
+function statementName(text: string): string | null {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size >= MAX_PREPARED_STATEMENTS) return null;
+    name = `nanoclaw_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 /** SQLSTATE classes that mean "cannot talk to the server now", not "the statement is wrong". */
@@ -107,7 +127,10 @@ export class PostgresDatabase {
     return this.#ready;
   }
 
-  /** One statement on the shared pool, committed when it returns. */
+  /**
+   * One statement on the shared pool, committed when it returns. `text` is fixed (values go in
+   * parameters): it is prepared once per connection and only bound and run after that.
+   */
   async query<R extends pg.QueryResultRow>(
     text: string,
     values: unknown[],
@@ -115,7 +138,9 @@ export class PostgresDatabase {
   ): Promise<pg.QueryResult<R>> {
     await this.ready();
     try {
-      return await (await this.pools()).pool.query<R>(text, values);
+      const name = statementName(text);
+      const pool = (await this.pools()).pool;
+      return await (name === null ? pool.query<R>(text, values) : pool.query<R>({ name, text, values }));
     } catch (error) {
       throw this.failure(error, failure, 'a statement failed');
     }

@@ -37,14 +37,19 @@ const envelopeSchema = z.object({
 export interface SharedEvent {
   /** The host that raised it: a host does not hear its own events twice. */
   origin: string;
+  /**
+   * Counts the origin's events: PostgreSQL drops a notification that repeats another of the same
+   * transaction, and one statement carries many events. Left out of what a host reads back.
+   */
+  sequence?: number;
   event: NanoclawEvent;
 }
 
 export type EncodedEvent = { ok: true; payload: string } | { ok: false; bytes: number };
 
 /** The NOTIFY payload of an event, or its size when it is too big to send. */
-export function encodeSharedEvent(origin: string, event: NanoclawEvent): EncodedEvent {
-  const payload = JSON.stringify({ origin, event } satisfies SharedEvent);
+export function encodeSharedEvent(origin: string, event: NanoclawEvent, sequence?: number): EncodedEvent {
+  const payload = JSON.stringify({ origin, sequence, event } satisfies SharedEvent);
   const bytes = Buffer.byteLength(payload);
   return bytes > MAX_SHARED_EVENT_BYTES ? { ok: false, bytes } : { ok: true, payload };
 }

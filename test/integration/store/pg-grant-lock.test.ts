@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgGrantRecords } from '../../../src/store/postgres/pg-grant-records.js';
-import { PostgresDatabase } from '../../../src/store/postgres/postgres-database.js';
+import { MAX_PREPARED_STATEMENTS, PostgresDatabase } from '../../../src/store/postgres/postgres-database.js';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import { postgresForTests, type PostgresForTests } from '../../support/postgres.js';
 
@@ -91,6 +91,56 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
       await admin.query(`ALTER DATABASE ${postgres.database} RESET idle_in_transaction_session_timeout`);
       await admin.end();
     }
+  });
+
+  it('gives the next holder the grant as the one before it left it, read with the lock', async () => {
+    const b = openStore();
+    await b.ready();
+    await a.grants.write({ owner: 'erin.o-k_1', provider: 'demo.v2', text: 'before', generation: 1 });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const first = a.grants.withLock('erin.o-k_1', 'demo.v2', NEVER, async (current) => {
+      expect(await current()).toBe('before');
+      held();
+      await released;
+      await a.grants.write({ owner: 'erin.o-k_1', provider: 'demo.v2', text: 'after', generation: 2 });
+    });
+    await holding;
+    // Asked while the first holder works: it is answered only once the first one is done, with its write.
+    const second = b.grants.withLock('erin.o-k_1', 'demo.v2', NEVER, async (current) => current());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await first;
+    expect(await second).toBe('after');
+    // A grant that is not there reads as none.
+    expect(await b.grants.withLock('nobody', 'demo', NEVER, async (current) => current())).toBeNull();
+  });
+
+  it('prepares each statement once per connection, and never more than a bounded number of texts', async () => {
+    if (!postgres.available) throw new Error('no PostgreSQL');
+    const db = new PostgresDatabase({ url: postgres.url, poolSize: 1 });
+    databases.push(db);
+    const prepared = async () =>
+      Number(
+        (
+          await db.query<{ count: string }>(
+            'SELECT count(*) AS count FROM pg_prepared_statements',
+            [],
+            'STORE_UNREADABLE',
+          )
+        ).rows[0]!.count,
+      );
+    const before = await prepared();
+    for (let run = 0; run < 3; run++) await db.query('SELECT $1::int AS one', [run], 'STORE_UNREADABLE');
+    expect(await prepared()).toBe(before + 1);
+    // Texts built with values in them: answered all the same, without a prepared statement each.
+    for (let value = 0; value < MAX_PREPARED_STATEMENTS + 20; value++) {
+      const { rows } = await db.query<{ n: number }>(`SELECT ${value}::int AS n`, [], 'STORE_UNREADABLE');
+      expect(rows[0]!.n).toBe(value);
+    }
+    expect(await prepared()).toBeLessThanOrEqual(MAX_PREPARED_STATEMENTS);
   });
 
   it('fences grant writes on the generation the writer read', async () => {

@@ -175,6 +175,31 @@ describe.skipIf(!postgres.available)('the PostgreSQL store', () => {
     expect(seenB).toHaveLength(2);
     expect(seenB[1]).toEqual(seenA[0]);
   });
+  it('carries a burst of events in the order raised, repeats included, and sends what was raised before close', async () => {
+    if (!postgres.available) return;
+    const sender = new PostgresStore({ url: postgres.url });
+    stores.push(sender);
+    const busSender = new EventBus();
+    const busListener = new EventBus();
+    const seen: NanoclawEvent[] = [];
+    busListener.subscribe((event) => seen.push(event));
+    await b.shareEvents(busListener);
+    await sender.shareEvents(busSender);
+    // More than one statement's worth, raised at once, every other one a repeat of the one before.
+    const raised = Array.from({ length: 250 }, (_, index) => ({
+      type: 'token_synced' as const,
+      owner: `owner-${Math.floor(index / 2)}`,
+      provider: 'demo',
+      expiresAt: null,
+    }));
+    for (const event of raised) busSender.emit(event);
+    await sender.close();
+    await expect.poll(() => seen.length, { timeout: 5_000 }).toBe(raised.length);
+    expect(seen.map((event) => (event as { owner: string }).owner)).toEqual(
+      raised.map((event) => event.owner),
+    );
+  });
+
   it('drops an event from another host that does not check out, reports it, and takes the next', async () => {
     if (!postgres.available) return;
     const errors: unknown[] = [];
