@@ -15,6 +15,14 @@ describe('SecretBox (AES-256-GCM)', () => {
     expect(box.open(second, 'alice/demo/access_token')).toBe('access-token-value');
   });
 
+  it('never uses an IV twice, across many draws from the random source, and each still opens', () => {
+    const sealed = Array.from({ length: 1_000 }, (_, index) => box.seal(`value-${index}`, 'alice/demo/x'));
+    const ivs = new Set(sealed.map((value) => value.split('.')[1]));
+    expect(ivs.size).toBe(sealed.length);
+    // Every value opens after later seals drew new IVs (none shares bytes the pool overwrote).
+    sealed.forEach((value, index) => expect(box.open(value, 'alice/demo/x')).toBe(`value-${index}`));
+  });
+
   it('refuses another key, other associated data and changed bytes', () => {
     const sealed = box.seal('secret', 'alice/demo/refresh_token');
     expect(() => new SecretBox(randomBytes(32)).open(sealed, 'alice/demo/refresh_token')).toThrow(
