@@ -30,17 +30,33 @@ export interface GrantRecordStore {
   /** Removes the grant; true when there was one. */
   delete(owner: string, provider: string): Promise<boolean>;
   /**
-   * Runs `work` holding the grant's lock, shared with every process that uses this store. `current`
-   * gives the grant's text as it stands under the lock (null: none), what another holder wrote
-   * included; a store may have read it with the lock, in the same round trip. Writes inside `work`
-   * are committed one by one, so a mark written before a request is durable before the request leaves.
+   * Runs `work` holding the grant's lock, shared with every process that uses this store. Writes
+   * inside `work` are committed one by one, so a mark written before a request is durable before the
+   * request leaves.
    */
   withLock<T>(
     owner: string,
     provider: string,
     signal: AbortSignal,
-    work: (current: () => Promise<string | null>) => Promise<T>,
+    work: (lock: GrantLock) => Promise<T>,
   ): Promise<T>;
   /** Every grant held, for moving a store. */
   list(): Promise<Array<{ owner: string; provider: string }>>;
+}
+
+/** A grant's lock while it is held: what is read and written through it belongs to that grant. */
+export interface GrantLock {
+  /**
+   * The grant's text as it stands under the lock (null: none), what an earlier holder wrote included.
+   * A store may have read it with the lock, in the same round trip.
+   */
+  read(): Promise<string | null>;
+  /**
+   * The work's last write: fenced on `expectedGeneration` (STORE_CONFLICT, nothing written, when the
+   * grant changed) and durable when it returns. A store may commit it together with the lock's
+   * release (PostgreSQL: in the lock's transaction, one round trip); nothing is read or written
+   * through the lock after it. A failure leaves the lock released or as good as (its connection
+   * dropped): write through the store itself to try again.
+   */
+  writeLast(record: GrantRecord & { expectedGeneration: number | null }): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { validateOwnerId, validateProviderName } from '../../names.js';
 import type { AuthorizationServers } from './authorization-servers.js';
 import { CredentialStoreError, OAuthFlowError } from './builtin-errors.js';
 import { builtinCallbackUrl } from './builtin-urls.js';
-import type { CredentialStore } from './credential-store.js';
+import type { CredentialLock, CredentialStore } from './credential-store.js';
 import { applyTokenResponse } from './grant-rules.js';
 import { OAuthRequestError } from './map-oauth-error.js';
 import { clientSettingsOf, type OAuthProtocol, type TokenResponse } from './oauth-protocol.js';
@@ -173,8 +173,8 @@ export class AuthorizationFlow {
     }
 
     const { store, now } = this.#options;
-    await store.withLock(owner, provider.name, request.signal, async (current) => {
-      const previous = await previousGrant(current);
+    await store.withLock(owner, provider.name, request.signal, async (lock) => {
+      const previous = await previousGrant(lock);
       await store.write(
         applyTokenResponse({
           previous,
@@ -224,9 +224,9 @@ export class AuthorizationFlow {
 }
 
 /** The grant a new authorization replaces; an unreadable one is replaced as if there were none. */
-async function previousGrant(current: () => Promise<StoredGrant | null>): Promise<StoredGrant | null> {
+async function previousGrant(lock: CredentialLock): Promise<StoredGrant | null> {
   try {
-    return await current();
+    return await lock.read();
   } catch (error) {
     if (error instanceof CredentialStoreError && error.code === 'CREDENTIAL_STORE_UNREADABLE') return null;
     throw error;

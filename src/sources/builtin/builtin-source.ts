@@ -20,7 +20,7 @@ import {
 import { AuthorizationServers } from './authorization-servers.js';
 import { CredentialStoreError, DiscoveryError } from './builtin-errors.js';
 import { builtinStartPath, builtinStartUrl } from './builtin-urls.js';
-import { CLIENT_GRANT_OWNER, type CredentialStore } from './credential-store.js';
+import { CLIENT_GRANT_OWNER, type CredentialLock, type CredentialStore } from './credential-store.js';
 import { LockTimeoutError, StoreError } from '../../store/store-errors.js';
 import {
   applyTokenResponse,
@@ -241,8 +241,8 @@ export class BuiltinSource implements TokenSource {
     }
     const observed = grant?.generation ?? null;
     const renewal = this.#renewals.run(grantKey(owner, provider.name), () =>
-      this.#store.withLock(owner, provider.name, this.#lifetime.signal, async (current) =>
-        this.#renewHoldingLock(owner, provider, observed, await current()),
+      this.#store.withLock(owner, provider.name, this.#lifetime.signal, (lock) =>
+        this.#renewHoldingLock(owner, provider, observed, lock),
       ),
     );
     try {
@@ -272,15 +272,16 @@ export class BuiltinSource implements TokenSource {
   }
 
   /**
-   * Re-reads the grant under its lock: when it changed since we looked (another process refreshed it,
-   * or the owner authorized again), that result is ours and no request is made.
+   * Reads the grant again under its lock: when it changed since we looked (another process refreshed
+   * it, or the owner authorized again), that result is ours and no request is made.
    */
   async #renewHoldingLock(
     owner: string,
     provider: BuiltinProviderConfig,
     observedGeneration: number | null,
-    current: StoredGrant | null,
+    lock: CredentialLock,
   ): Promise<FetchOutcome> {
+    const current = await lock.read();
     if (current && current.generation !== observedGeneration) {
       if (current.status === 'needs_auth') return this.#needsAuthOf(current);
       if (isUnexpired(current, this.#now())) return { status: 'token', token: sourceTokenOf(current) };
@@ -290,7 +291,7 @@ export class BuiltinSource implements TokenSource {
       if (!current) return needsAuth('NOT_CONNECTED', `${owner} has not connected ${provider.name}`);
       if (current.status === 'needs_auth') return this.#needsAuthOf(current);
       if (current.refreshToken === null) return expiredWithoutRefreshToken(provider);
-      return await this.#refresh(provider, current, current.refreshToken);
+      return await this.#refresh(provider, current, current.refreshToken, lock);
     } catch (error) {
       // A fenced write found the grant changed since it was read here: another host holds it now.
       if (error instanceof StoreError && error.code === 'STORE_CONFLICT') {
@@ -334,6 +335,7 @@ export class BuiltinSource implements TokenSource {
     provider: BuiltinProviderConfig,
     current: StoredGrant,
     refreshToken: string,
+    lock: CredentialLock,
   ): Promise<FetchOutcome> {
     let server;
     try {
@@ -349,7 +351,10 @@ export class BuiltinSource implements TokenSource {
     await this.#store.write(sent, current.generation);
     const key = grantKey(current.owner, provider.name);
     try {
-      return await this.#sendRefresh(provider, server, current, sent, refreshToken, unansweredSince, signal);
+      return await this.#sendRefresh(provider, server, current, sent, refreshToken, unansweredSince, {
+        signal,
+        lock,
+      });
     } finally {
       // Answered or not, this request is over: its mark holds no lease in this process.
       this.#endedRefreshes.set(key, sent.refreshSentAt!.getTime());
@@ -363,7 +368,7 @@ export class BuiltinSource implements TokenSource {
     sent: StoredGrant,
     refreshToken: string,
     unansweredSince: Date | null,
-    signal: AbortSignal,
+    { signal, lock }: { signal: AbortSignal; lock: CredentialLock },
   ): Promise<FetchOutcome> {
     let response: TokenResponse;
     try {
@@ -398,7 +403,7 @@ export class BuiltinSource implements TokenSource {
       dialect: provider.dialect ?? 'oauth2',
       now: new Date(this.#now()),
     });
-    await storeRefreshAnswer(this.#store, next, sent.generation, signal);
+    await storeRefreshAnswer(this.#store, next, sent.generation, signal, { lock });
     return { status: 'token', token: sourceTokenOf(next) };
   }
 
@@ -514,10 +519,10 @@ export class BuiltinSource implements TokenSource {
     const provider = asBuiltinProvider(request.provider);
     // A client-credentials token belongs to no owner: nothing of one owner's to remove.
     if (provider.grant === 'client_credentials') return;
-    await this.#store.withLock(request.owner, provider.name, request.signal, async (current) => {
+    await this.#store.withLock(request.owner, provider.name, request.signal, async (lock) => {
       let grant: StoredGrant | null = null;
       try {
-        grant = await current();
+        grant = await lock.read();
       } catch (error) {
         // An unreadable grant cannot be revoked, but the owner may still remove it.
         if (!(error instanceof CredentialStoreError)) throw error;

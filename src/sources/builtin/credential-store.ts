@@ -2,7 +2,7 @@ import path from 'node:path';
 import { validateOwnerId, validateProviderName } from '../../names.js';
 import { FileGrantRecords } from '../../store/file/file-grant-records.js';
 import type { HeldLock } from '../../store/file/file-lock.js';
-import type { GrantRecordStore } from '../../store/grant-records.js';
+import type { GrantRecord, GrantRecordStore } from '../../store/grant-records.js';
 import { StoreError } from '../../store/store-errors.js';
 import { CredentialStoreError } from './builtin-errors.js';
 import { loadEncryptionKey } from './encryption-key.js';
@@ -115,16 +115,21 @@ export class CredentialStore {
    * replaces as it was read, null for none) the write is fenced: STORE_CONFLICT, and nothing
    * written, when the grant changed meanwhile.
    */
-  async write(grant: StoredGrant, replacing?: number | null): Promise<void> {
+  write(grant: StoredGrant, replacing?: number | null): Promise<void> {
+    return this.#seal(grant, (sealed) =>
+      this.records.write(replacing !== undefined ? { ...sealed, expectedGeneration: replacing } : sealed),
+    );
+  }
+
+  async #seal(grant: StoredGrant, write: (record: GrantRecord) => Promise<void>): Promise<void> {
     const file = this.grantFile(grant.owner, grant.provider);
     const box = await this.open();
     try {
-      await this.records.write({
+      await write({
         owner: grant.owner,
         provider: grant.provider,
         text: serializeGrant(grant, box),
         generation: grant.generation,
-        ...(replacing !== undefined ? { expectedGeneration: replacing } : {}),
       });
     } catch (error) {
       throw this.#storeFailure(error, 'CREDENTIAL_STORE_WRITE_FAILED', `cannot write ${file}`);
@@ -166,18 +171,31 @@ export class CredentialStore {
   }
 
   /**
-   * Runs `work` holding the grant's lock, shared with every process that uses this store. `current`
-   * reads the grant as it stands under the lock (as `read` does, errors included), without another
-   * trip to a store that read it with the lock.
+   * Runs `work` holding the grant's lock, shared with every process that uses this store. Through
+   * `lock`, it reads the grant as it stands under the lock (as `read` does, errors included) without
+   * another trip to a store that read it with the lock, and makes its last write (fenced, as `write`
+   * with `replacing`), which a store may commit with the lock's release.
    */
   withLock<T>(
     owner: string,
     provider: string,
     signal: AbortSignal,
-    work: (current: () => Promise<StoredGrant | null>) => Promise<T>,
+    work: (lock: CredentialLock) => Promise<T>,
   ): Promise<T> {
-    return this.records.withLock(this.#owner(owner), validateProviderName(provider), signal, (text) =>
-      work(() => this.#open(owner, provider, text)),
+    return this.records.withLock(this.#owner(owner), validateProviderName(provider), signal, (lock) =>
+      work({
+        read: () => this.#open(owner, provider, () => lock.read()),
+        writeLast: (grant, replacing) =>
+          this.#seal(grant, (sealed) => lock.writeLast({ ...sealed, expectedGeneration: replacing })),
+      }),
     );
   }
+}
+
+/** A grant's lock while it is held, in the built-in source's terms (see `GrantLock`). */
+export interface CredentialLock {
+  /** The grant as it stands under the lock; null when there is none. */
+  read(): Promise<StoredGrant | null>;
+  /** The work's last write, fenced on `replacing`; nothing is read or written through the lock after it. */
+  writeLast(grant: StoredGrant, replacing: number | null): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
-import type { GrantRecord, GrantRecordStore } from '../grant-records.js';
+import type { GrantLock, GrantRecord, GrantRecordStore } from '../grant-records.js';
 import { StoreError } from '../store-errors.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
 
@@ -96,11 +96,14 @@ export class FileGrantRecords implements GrantRecordStore {
     owner: string,
     provider: string,
     signal: AbortSignal,
-    work: (current: () => Promise<string | null>) => Promise<T>,
+    work: (lock: GrantLock) => Promise<T>,
   ): Promise<T> {
     const held = await this.lock(owner, provider, signal);
     try {
-      return await work(() => this.read(owner, provider));
+      return await work({
+        read: () => this.read(owner, provider),
+        writeLast: (record) => this.write(record),
+      });
     } finally {
       await held.release();
     }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { GrantRecord, GrantRecordStore } from '../grant-records.js';
+import type { GrantLock, GrantRecord, GrantRecordStore } from '../grant-records.js';
 import { LockTimeoutError, StoreError } from '../store-errors.js';
 import { withoutPassword } from './database-url.js';
 import type { PostgresDatabase } from './postgres-database.js';
@@ -52,28 +52,16 @@ export class PgGrantRecords implements GrantRecordStore {
       );
       return;
     }
-    // Fenced: applies only over the generation the writer read, so a host whose lock connection
-    // broke while it worked never overwrites what the next lock holder wrote, nor revives a removed grant.
-    const { rowCount } =
-      expectedGeneration === null
-        ? await this.#db.query(
-            `INSERT INTO nanoclaw_grants (owner, provider, record, generation) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (owner, provider) DO NOTHING`,
-            [owner, provider, text, generation],
-            'STORE_WRITE_FAILED',
-          )
-        : await this.#db.query(
-            `UPDATE nanoclaw_grants SET record = $3, generation = $4, updated_at = now()
-              WHERE owner = $1 AND provider = $2 AND generation = $5`,
-            [owner, provider, text, generation, expectedGeneration],
-            'STORE_WRITE_FAILED',
-          );
-    if ((rowCount ?? 0) === 0) {
-      throw new StoreError(
-        'STORE_CONFLICT',
-        `${this.where(owner, provider)} changed since it was read (expected generation ${expectedGeneration ?? 'none'}): another host wrote it first, and nothing was written`,
-      );
-    }
+    const statement = fencedWrite({ ...record, expectedGeneration });
+    const { rowCount } = await this.#db.query(statement.text, statement.values, 'STORE_WRITE_FAILED');
+    if ((rowCount ?? 0) === 0) throw this.#conflict(record);
+  }
+
+  #conflict(record: GrantRecord): StoreError {
+    return new StoreError(
+      'STORE_CONFLICT',
+      `${this.where(record.owner, record.provider)} changed since it was read (expected generation ${record.expectedGeneration ?? 'none'}): another host wrote it first, and nothing was written`,
+    );
   }
 
   async delete(owner: string, provider: string): Promise<boolean> {
@@ -99,13 +87,15 @@ export class PgGrantRecords implements GrantRecordStore {
     owner: string,
     provider: string,
     signal: AbortSignal,
-    work: (current: () => Promise<string | null>) => Promise<T>,
+    work: (lock: GrantLock) => Promise<T>,
   ): Promise<T> {
     signal.throwIfAborted();
     const { client, release } = await this.#db.lockClient(signal, this.#lockTimeoutMs);
     let broken: Error | undefined;
+    /** The transaction is over (its last write committed it): the lock is released. */
+    let ended = false;
     const onError = (error: Error) => {
-      broken ??= error;
+      if (!ended) broken ??= error;
     };
     client.on('error', onError);
     try {
@@ -119,16 +109,31 @@ export class PgGrantRecords implements GrantRecordStore {
         broken ??= error instanceof Error ? error : new Error('the grant lock failed');
         throw this.#lockFailure(error, owner, provider, signal);
       }
+      const writeLast = async (record: GrantRecord & { expectedGeneration: number | null }) => {
+        if (ended) throw new Error(`the lock on grant ${owner}/${provider} was already released`);
+        if (broken) throw this.#lockLost(broken, owner, provider);
+        ended = true;
+        let written: boolean;
+        try {
+          written = await this.#writeAndCommit(client, record);
+        } catch (error) {
+          // Committed or not, the connection's state is unknown: it is dropped, which ends the
+          // transaction on the server (and the lock with it) if it is still open.
+          broken = error instanceof Error ? error : new Error('the last write under the lock failed');
+          throw this.#db.failure(error, 'STORE_WRITE_FAILED', 'the write under the grant lock failed');
+        }
+        if (!written) throw this.#conflict(record);
+      };
       let result: T;
       try {
-        result = await work(() => Promise.resolve(current));
+        result = await work({ read: () => Promise.resolve(current), writeLast });
       } catch (error) {
-        if (!broken) await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
+        if (!broken && !ended) await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
         throw error;
       }
-      // The lock's transaction wrote nothing (the work's writes are committed already): a failed
-      // COMMIT only means the connection is gone, and the lock with it.
-      if (!broken) await client.query('COMMIT').catch((commit: Error) => (broken = commit));
+      // Without a last write the lock's transaction wrote nothing (the work's writes are committed
+      // already): a failed COMMIT only means the connection is gone, and the lock with it.
+      if (!broken && !ended) await client.query('COMMIT').catch((commit: Error) => (broken = commit));
       if (broken) throw this.#lockLost(broken, owner, provider);
       return result;
     } finally {
@@ -137,6 +142,24 @@ export class PgGrantRecords implements GrantRecordStore {
       if (!broken) client.off('error', onError);
       release(broken);
     }
+  }
+
+  /**
+   * The fenced write and the lock's COMMIT in one round trip: the write is durable, and the lock
+   * released, when it returns. False when the fence found the grant changed (nothing written).
+   */
+  async #writeAndCommit(
+    client: pg.PoolClient,
+    record: GrantRecord & { expectedGeneration: number | null },
+  ): Promise<boolean> {
+    const statement = fencedWrite(record);
+    // The simple query protocol takes no parameters: they go in as literals.
+    const inline = statement.text.replace(/\$(\d+)/g, (_, index: string) => {
+      const value = statement.values[Number(index) - 1]!;
+      return typeof value === 'number' ? String(value) : client.escapeLiteral(value);
+    });
+    const results = (await client.query(`${inline};\nCOMMIT`)) as unknown as pg.QueryResult[];
+    return (results[0]?.rowCount ?? 0) > 0;
   }
 
   #lockLost(error: Error, owner: string, provider: string): StoreError {
@@ -208,4 +231,27 @@ export class PgGrantRecords implements GrantRecordStore {
     );
     return rows;
   }
+}
+
+/**
+ * A write that applies only over the generation its writer read (an insert only where there is
+ * none), so a host whose lock connection broke while it worked never overwrites what the next lock
+ * holder wrote, nor revives a removed grant. It changes no row when the fence fails.
+ */
+function fencedWrite(record: GrantRecord & { expectedGeneration: number | null }): {
+  text: string;
+  values: Array<string | number>;
+} {
+  const { owner, provider, text, generation, expectedGeneration } = record;
+  return expectedGeneration === null
+    ? {
+        text: `INSERT INTO nanoclaw_grants (owner, provider, record, generation) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (owner, provider) DO NOTHING`,
+        values: [owner, provider, text, generation],
+      }
+    : {
+        text: `UPDATE nanoclaw_grants SET record = $3, generation = $4, updated_at = now()
+                WHERE owner = $1 AND provider = $2 AND generation = $5`,
+        values: [owner, provider, text, generation, expectedGeneration],
+      };
 }

@@ -101,21 +101,85 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     let held!: () => void;
     const holding = new Promise<void>((resolve) => (held = resolve));
-    const first = a.grants.withLock('erin.o-k_1', 'demo.v2', NEVER, async (current) => {
-      expect(await current()).toBe('before');
+    const first = a.grants.withLock('erin.o-k_1', 'demo.v2', NEVER, async (lock) => {
+      expect(await lock.read()).toBe('before');
       held();
       await released;
       await a.grants.write({ owner: 'erin.o-k_1', provider: 'demo.v2', text: 'after', generation: 2 });
     });
     await holding;
     // Asked while the first holder works: it is answered only once the first one is done, with its write.
-    const second = b.grants.withLock('erin.o-k_1', 'demo.v2', NEVER, async (current) => current());
+    const second = b.grants.withLock('erin.o-k_1', 'demo.v2', NEVER, async (lock) => lock.read());
     await new Promise((resolve) => setTimeout(resolve, 100));
     release();
     await first;
     expect(await second).toBe('after');
     // A grant that is not there reads as none.
-    expect(await b.grants.withLock('nobody', 'demo', NEVER, async (current) => current())).toBeNull();
+    expect(await b.grants.withLock('nobody', 'demo', NEVER, async (lock) => lock.read())).toBeNull();
+  });
+
+  it("commits the lock's last write with its release, fenced like any other", async () => {
+    const b = openStore();
+    await b.ready();
+    await a.grants.write({ owner: 'frank', provider: 'demo', text: 'one', generation: 1 });
+    let waiting!: Promise<string | null>;
+    await a.grants.withLock('frank', 'demo', NEVER, async (lock) => {
+      waiting = b.grants.withLock('frank', 'demo', NEVER, (next) => next.read());
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await lock.writeLast({
+        owner: 'frank',
+        provider: 'demo',
+        text: 'two',
+        generation: 2,
+        expectedGeneration: 1,
+      });
+    });
+    // The waiting holder got the lock as the write was committed, and read it.
+    expect(await waiting).toBe('two');
+    expect(await a.grants.read('frank', 'demo')).toBe('two');
+
+    // A last write over a generation that is gone changes nothing, and still releases the lock.
+    const stale = a.grants.withLock('frank', 'demo', NEVER, (lock) =>
+      lock.writeLast({
+        owner: 'frank',
+        provider: 'demo',
+        text: 'stale',
+        generation: 2,
+        expectedGeneration: 1,
+      }),
+    );
+    await expect(stale).rejects.toMatchObject({ code: 'STORE_CONFLICT' });
+    expect(await b.grants.withLock('frank', 'demo', NEVER, (lock) => lock.read())).toBe('two');
+    // Where there was none, a last write over "none" creates it.
+    await a.grants.withLock('grace', 'demo', NEVER, (lock) =>
+      lock.writeLast({
+        owner: 'grace',
+        provider: 'demo',
+        text: "it's new",
+        generation: 1,
+        expectedGeneration: null,
+      }),
+    );
+    expect(await a.grants.read('grace', 'demo')).toBe("it's new");
+  });
+
+  it('refuses a last write once the lock connection is lost, so the caller writes through the store', async () => {
+    await a.grants.write({ owner: 'heidi', provider: 'demo', text: 'one', generation: 1 });
+    let refusal: unknown;
+    const outcome = a.grants.withLock('heidi', 'demo', NEVER, async (lock) => {
+      expect(await terminateLockHolders()).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return lock
+        .writeLast({ owner: 'heidi', provider: 'demo', text: 'two', generation: 2, expectedGeneration: 1 })
+        .catch((error: unknown) => (refusal = error));
+    });
+    await expect(outcome).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(refusal).toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringMatching(/lock .*lost/),
+    });
+    expect(await a.grants.read('heidi', 'demo')).toBe('one');
+    expect(await a.grants.withLock('heidi', 'demo', NEVER, (lock) => lock.read())).toBe('one');
   });
 
   it('prepares each statement once per connection, and never more than a bounded number of texts', async () => {

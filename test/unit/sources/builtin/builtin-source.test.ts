@@ -9,6 +9,9 @@ import { CredentialStore } from '../../../../src/sources/builtin/credential-stor
 import { OAuthRequestError, type OAuthFailure } from '../../../../src/sources/builtin/map-oauth-error.js';
 import type { OAuthProtocol, TokenResponse } from '../../../../src/sources/builtin/oauth-protocol.js';
 import type { StoredGrant } from '../../../../src/sources/builtin/stored-grant.js';
+import { FileGrantRecords } from '../../../../src/store/file/file-grant-records.js';
+import type { GrantRecord } from '../../../../src/store/grant-records.js';
+import { StoreError } from '../../../../src/store/store-errors.js';
 
 const NEVER = new AbortController().signal;
 const provider: BuiltinProviderConfig = {
@@ -125,20 +128,23 @@ describe('BuiltinSource refresh outcomes', () => {
   });
 
   /** A store whose writes fail (as on a full disk) from the `from`-th one on, `count` times. */
+  /** A store whose grant writes number `from` to `from + count - 1` fail (every write of a grant counts, under its lock or not). */
   function storeFailingWrites(from: number, count: number): CredentialStore & { writes: number } {
-    class FlakyStore extends CredentialStore {
+    class FlakyRecords extends FileGrantRecords {
       writes = 0;
-      override async write(grant: StoredGrant): Promise<void> {
+      override async write(record: GrantRecord): Promise<void> {
         this.writes++;
         if (this.writes >= from && this.writes < from + count) {
-          throw Object.assign(new Error('no space left on device'), {
-            code: 'CREDENTIAL_STORE_WRITE_FAILED',
-          });
+          throw new StoreError('STORE_WRITE_FAILED', 'no space left on device');
         }
-        return super.write(grant);
+        return super.write(record);
       }
     }
-    return new FlakyStore({ dir, encryptionKey: key });
+    const records = new FlakyRecords({ dir: path.join(dir, 'grants') });
+    const flaky = new CredentialStore({ dir, encryptionKey: key, records });
+    return Object.defineProperty(flaky, 'writes', { get: () => records.writes }) as CredentialStore & {
+      writes: number;
+    };
   }
   const rotated = async (): Promise<TokenResponse> => ({
     accessToken: 'AT-new',
