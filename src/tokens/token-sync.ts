@@ -238,8 +238,9 @@ export class TokenSync {
       const now = new Date(this.#now());
       const file = buildTokenFile(provider, outcome.token, now);
       try {
-        const written = await this.#folder.write(owner, file, now);
-        if (written === 'written') {
+        // What the write left on disk: no read after it.
+        const { outcome, stored } = await this.#folder.save(owner, file, now);
+        if (outcome === 'written') {
           this.#events.emit({
             type: 'token_synced',
             owner,
@@ -248,8 +249,7 @@ export class TokenSync {
           });
           this.#logger.info({ owner, provider: provider.name, expiresAt: file.expires_at }, 'token synced');
         }
-        const stored = await this.#folder.read(owner, provider.name);
-        return this.#result(owner, provider.name, written === 'written' ? 'refreshed' : 'fresh', stored, {
+        return this.#result(owner, provider.name, outcome === 'written' ? 'refreshed' : 'fresh', stored, {
           fetched: true,
         });
       } catch (error) {
