@@ -1,16 +1,25 @@
 import { randomInt } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory } from './fsync-directory.js';
 
 export interface AtomicWriteOptions {
   /** The file's mode, whatever the umask. */
   mode: number;
-  /** Owner and group for the file (e.g. a group that may read it); the process's own when absent. */
-  owner?: { uid: number; gid: number } | null;
+  /**
+   * Owner and group for the file (e.g. a group that may read it); `'keep'` gives it those of the file
+   * it replaces (one more stat), so that a run as root does not take a service user's file from it.
+   * The process's own when absent.
+   */
+  owner?: FileOwner | 'keep' | null;
   /** Checked before the file is created and before it is renamed into place. */
   signal?: AbortSignal;
+}
+
+export interface FileOwner {
+  uid: number;
+  gid: number;
 }
 
 /** The replacement that now stands at the path. */
@@ -66,11 +75,12 @@ async function replaceFile(
 ): Promise<AtomicWriteResult> {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   options.signal?.throwIfAborted();
+  const owner = options.owner === 'keep' ? await ownerOf(file) : (options.owner ?? null);
   const { handle, temp } = await createTempFile(file, options.mode);
   let modifiedAt: Date;
   try {
     try {
-      modifiedAt = await fillTempFile(handle, bytes, options);
+      modifiedAt = await fillTempFile(handle, bytes, options.mode, owner);
     } catch (error) {
       await handle.close().catch(() => {});
       throw error;
@@ -100,21 +110,36 @@ async function createTempFile(file: string, mode: number): Promise<{ handle: Fil
   }
 }
 
+/** The owner of the file at `file` now; null when there is none. */
+async function ownerOf(file: string): Promise<FileOwner | null> {
+  try {
+    const { uid, gid } = await stat(file);
+    return { uid, gid };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
 /** Data, then mode and owner where the umask or the folder left them different, then fsync. */
-async function fillTempFile(handle: FileHandle, bytes: Uint8Array, options: AtomicWriteOptions): Promise<Date> {
-  for (let offset = 0; offset < bytes.length; ) {
+async function fillTempFile(
+  handle: FileHandle,
+  bytes: Uint8Array,
+  mode: number,
+  owner: FileOwner | null,
+): Promise<Date> {
+  for (let offset = 0; offset < bytes.length;) {
     const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, offset);
     if (bytesWritten === 0) throw new ShortWriteError(`wrote ${offset} of ${bytes.length} bytes`);
     offset += bytesWritten;
   }
   // One fstat tells whether chmod and chown are needed at all, and gives the modification time.
   const info: Stats = await handle.stat();
-  const { owner } = options;
   // chown may clear mode bits, so it goes first.
   if (owner && (info.uid !== owner.uid || info.gid !== owner.gid)) {
     await tolerateUnsupported(handle.chown(owner.uid, owner.gid));
   }
-  if ((info.mode & 0o7777) !== options.mode) await tolerateUnsupported(handle.chmod(options.mode));
+  if ((info.mode & 0o7777) !== mode) await tolerateUnsupported(handle.chmod(mode));
   await handle.sync();
   return info.mtime;
 }
