@@ -89,8 +89,8 @@ async function replaceFile(
     options.signal?.throwIfAborted();
     await rename(temp, file);
   } catch (error) {
-    // Best effort: on a folder turned read-only the removal fails too, and the stale-temp clean-up of
-    // the folder's owner takes over.
+    // Best effort: in a folder turned read-only the removal fails too; a clean-up of stale temp
+    // files (the token folder's) takes over.
     await unlink(temp).catch(() => {});
     throw error;
   }
