@@ -281,8 +281,9 @@ export class TokenFolder {
   }
 
   /**
-   * A write removes its temp file when it fails, but not after SIGKILL, a crash or a power cut: such files hold a token (or part of one), sit in the folder
-   * skills see, and pile up. Only those older than a minute go; a newer one may be a live write's.
+   * A write removes its temp file when it fails, but not after SIGKILL, a crash or a power cut: such
+   * files hold a token (or part of one), sit in the folder skills see, and pile up. Only those older
+   * than a minute go; a newer one may be a live write's.
    */
   async #removeStaleTempFiles(dir: string, names: readonly string[]): Promise<void> {
     const tempFiles = names.filter((name) => isProviderName(TEMP_FILE_PATTERN.exec(name)?.[1] ?? ''));
