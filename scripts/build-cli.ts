@@ -218,16 +218,12 @@ const noNangoWebhookParser: Plugin = {
 };
 
 /**
- * For a hot command's bundle: packages that only writing a file or taking a grant's lock uses (a warm
- * sync or a status does neither) stay out of it, and are required from the installed packages the
+ * For a hot command's bundle: packages that only taking a grant's lock uses (a warm sync or a status
+ * takes none) stay out of it, and are required from the installed packages the
  * first time they are called (they share no classes with the bundle). Each default export becomes a
  * stand-in that does so.
  */
 const WRITE_ONLY_PACKAGES: Readonly<Record<string, string>> = {
-  'write-file-atomic':
-    'function writeFileAtomic(...args) { return load()(...args); }\n' +
-    'writeFileAtomic.sync = (...args) => load().sync(...args);\n' +
-    'export default writeFileAtomic;\n',
   'proper-lockfile':
     'export default {\n' +
     '  lock: (...args) => load().lock(...args),\n' +
@@ -351,7 +347,7 @@ export async function buildCli(outDir = CLI_BUNDLE_DIR): Promise<BuiltCli> {
     // Optional native add-ons (ssh2's, cpu-features): their JavaScript fallbacks run instead.
     external,
     // Bundled CommonJS packages call require() for Node's own modules, and some name their own file
-    // (write-file-atomic hashes __filename into its temporary names): here, the chunk's.
+    // (__filename): here, the chunk's.
     banner: {
       js: [
         "import { createRequire as __nanoclawCreateRequire } from 'node:module';",

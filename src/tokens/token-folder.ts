@@ -1,8 +1,9 @@
-import { chmod, chown, lstat, mkdir, readFile, readdir, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { TokenFolderError } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { fsyncDirectory, makeDirectoryDurable } from '../fs/fsync-directory.js';
+import { readTextFile } from '../fs/read-text-file.js';
 import { isOwnerId, isProviderName, validateOwnerId, validateProviderName } from '../names.js';
 import {
   isSameToken,
@@ -17,13 +18,21 @@ export const TOKEN_DIR_MODE = 0o750;
 export const TOKEN_FILE_MODE = 0o640;
 /** A write takes milliseconds: a temp file this old belongs to a writer that died. */
 export const STALE_TEMP_FILE_MS = 60_000;
-/** write-file-atomic's temp files: `<provider>.json.<number>`. */
+/** Temp files of a write in progress (see `writeFileAtomic`): `<provider>.json.<number>`. */
 const TEMP_FILE_PATTERN = /^(.+)\.json\.\d+$/;
 
 export type StoredToken =
   | { state: 'missing' }
   | { state: 'corrupt'; reason: string }
   | { state: 'present'; file: TokenFile; checkedAt: Date };
+
+export type PresentToken = Extract<StoredToken, { state: 'present' }>;
+
+/** What a write did, and what is stored now: what a `read` right after it would say. */
+export interface TokenWrite {
+  outcome: 'written' | 'unchanged';
+  stored: PresentToken;
+}
 
 export interface TokenFolderOptions {
   /** Group that owns folders and files, so a container user in that group can read them. */
@@ -57,14 +66,22 @@ export class TokenFolder {
 
   /**
    * Creates the owner's folder with mode 0750 (whatever the umask) and returns its path. With a token
-   * group, an existing folder is given that group and mode too.
+   * group, an existing folder is given that group and mode too. A folder that exists costs one lstat;
+   * the root is made (and fsynced) only when the owner's folder is missing.
    */
   async ensureOwnerDir(owner: string): Promise<string> {
     const dir = this.ownerDir(owner);
+    try {
+      await this.#repairOwnerDir(dir);
+      return dir;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
     await makeDirectoryDurable(this.root, TOKEN_DIR_MODE);
     try {
       await mkdir(dir, { mode: TOKEN_DIR_MODE });
     } catch (error) {
+      // Made by another writer since the lstat.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       await this.#repairOwnerDir(dir);
       return dir;
@@ -114,12 +131,13 @@ export class TokenFolder {
     if ((info.mode & 0o7777) !== TOKEN_DIR_MODE) await chmod(dir, TOKEN_DIR_MODE);
   }
 
+  /** The token file as it is now: one open, fstat, read and close. */
   async read(owner: string, provider: string): Promise<StoredToken> {
     const file = this.filePath(owner, provider);
     let text: string;
     let modified: Date;
     try {
-      [text, modified] = await Promise.all([readFile(file, 'utf8'), stat(file).then((info) => info.mtime)]);
+      ({ text, modifiedAt: modified } = await readTextFile(file));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
       throw new TokenFolderError('TOKEN_READ_FAILED', `cannot read ${file}: ${(error as Error).message}`, {
@@ -130,8 +148,7 @@ export class TokenFolder {
       const parsed = parseTokenFile(text);
       if (parsed.provider !== provider)
         return { state: 'corrupt', reason: `provider: expected "${provider}"` };
-      const synced = new Date(parsed.synced_at);
-      return { state: 'present', file: parsed, checkedAt: modified > synced ? modified : synced };
+      return { state: 'present', file: parsed, checkedAt: lastCheck(parsed, modified) };
     } catch (error) {
       if (error instanceof TokenFileFormatError) return { state: 'corrupt', reason: error.message };
       throw error;
@@ -139,11 +156,19 @@ export class TokenFolder {
   }
 
   /**
-   * Writes the token atomically. An identical token is not rewritten; its file's modification time
-   * is moved to `checkedAt` instead, which is when the source last confirmed it. Either way every
-   * view that declares the provider shows the current file afterwards.
+   * Writes the token atomically (see `save`) and says whether it was written or found unchanged.
    */
   async write(owner: string, token: TokenFile, checkedAt: Date): Promise<'written' | 'unchanged'> {
+    return (await this.save(owner, token, checkedAt)).outcome;
+  }
+
+  /**
+   * Writes the token atomically and returns what is stored now, so that no read is needed after it.
+   * An identical token is not rewritten; its file's modification time is moved to `checkedAt`
+   * instead, which is when the source last confirmed it. Either way every view that declares the
+   * provider shows the current file afterwards. Returns once the file and its folder are fsynced.
+   */
+  async save(owner: string, token: TokenFile, checkedAt: Date): Promise<TokenWrite> {
     const file = this.filePath(owner, token.provider);
     try {
       const current = await this.read(owner, token.provider);
@@ -152,17 +177,21 @@ export class TokenFolder {
         // A writer that died (or failed) between its rename and the linking left a view on the old
         // file, and no later write would differ: each write checks the views (one stat each).
         await this.#views.linkIntoViews(owner, token.provider, path.dirname(file));
-        return 'unchanged';
+        return {
+          outcome: 'unchanged',
+          stored: { state: 'present', file: current.file, checkedAt: lastCheck(current.file, checkedAt) },
+        };
       }
       await this.ensureOwnerDir(owner);
-      await writeFileAtomic(file, serializeTokenFile(token), {
+      const { modifiedAt } = await writeFileAtomic(file, serializeTokenFile(token), {
         mode: TOKEN_FILE_MODE,
-        fsync: true,
-        ...(this.#group !== null ? { chown: { uid: process.getuid?.() ?? 0, gid: this.#group } } : {}),
+        owner: this.#group !== null ? { uid: process.getuid?.() ?? 0, gid: this.#group } : null,
       });
-      await fsyncDirectory(path.dirname(file));
       await this.#views.linkIntoViews(owner, token.provider, path.dirname(file));
-      return 'written';
+      return {
+        outcome: 'written',
+        stored: { state: 'present', file: { ...token }, checkedAt: lastCheck(token, modifiedAt) },
+      };
     } catch (error) {
       if (error instanceof TokenFolderError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
@@ -252,9 +281,9 @@ export class TokenFolder {
   }
 
   /**
-   * write-file-atomic removes its temp file when a write fails or the process exits, but not after
-   * SIGKILL, a crash or a power cut: such files hold a token (or part of one), sit in the folder
-   * skills see, and pile up. Only those older than a minute go; a newer one may be a live write's.
+   * A write removes its temp file when it fails, but not after SIGKILL, a crash or a power cut: such
+   * files hold a token (or part of one), sit in the folder skills see, and pile up. Only those older
+   * than a minute go; a newer one may be a live write's.
    */
   async #removeStaleTempFiles(dir: string, names: readonly string[]): Promise<void> {
     const tempFiles = names.filter((name) => isProviderName(TEMP_FILE_PATTERN.exec(name)?.[1] ?? ''));
@@ -270,4 +299,10 @@ export class TokenFolder {
       }),
     );
   }
+}
+
+/** The later of the sync time in the file and its modification time (moved on by each check). */
+function lastCheck(file: TokenFile, modified: Date): Date {
+  const synced = new Date(file.synced_at);
+  return modified > synced ? modified : synced;
 }

@@ -238,8 +238,9 @@ export class TokenSync {
       const now = new Date(this.#now());
       const file = buildTokenFile(provider, outcome.token, now);
       try {
-        const written = await this.#folder.write(owner, file, now);
-        if (written === 'written') {
+        // Says what the write left on disk: no read after it.
+        const saved = await this.#folder.save(owner, file, now);
+        if (saved.outcome === 'written') {
           this.#events.emit({
             type: 'token_synced',
             owner,
@@ -248,10 +249,8 @@ export class TokenSync {
           });
           this.#logger.info({ owner, provider: provider.name, expiresAt: file.expires_at }, 'token synced');
         }
-        const stored = await this.#folder.read(owner, provider.name);
-        return this.#result(owner, provider.name, written === 'written' ? 'refreshed' : 'fresh', stored, {
-          fetched: true,
-        });
+        const state = saved.outcome === 'written' ? 'refreshed' : 'fresh';
+        return this.#result(owner, provider.name, state, saved.stored, { fetched: true });
       } catch (error) {
         return this.#failed(owner, provider.name, error);
       }

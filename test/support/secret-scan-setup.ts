@@ -11,7 +11,8 @@
  *      destination (the serializer on pino's shared prototype, so lines are captured as written,
  *      after redaction), and every line a child process writes to a pipe (`child_process.spawn`
  *      and `spawnSync`: the CLI, `nanoclaw serve`, workers);
- *    - what is secret: every token a token file is written with (`TokenFolder.prototype.write`),
+ *    - what is secret: every token a token file is written with (`TokenFolder.prototype.save` and
+ *      `.write`),
  *      every token the built-in source stores (`CredentialStore.prototype.write`), the fake Nango's
  *      keys and every token it issues, client secrets of configured providers
  *      (`TokenSync.prototype.sync`), the daemon's API token once a request proves it
@@ -182,17 +183,20 @@ function teeLines(stream: Readable, kind: string): void {
 }
 
 function installSecretHooks(capture: CaptureWriter): void {
-  wrap(
-    TokenFolder.prototype,
-    'write',
-    (original) =>
-      function write(...args) {
-        const token = args[1] as { access_token?: unknown; refresh_token?: unknown } | undefined;
-        capture.secret(token?.access_token);
-        capture.secret(token?.refresh_token);
-        return original.apply(this, args);
-      },
-  );
+  // `save` is what `TokenSync` calls; `write` goes through it too, and is hooked in case it ever stops.
+  for (const method of ['save', 'write'] as const) {
+    wrap(
+      TokenFolder.prototype,
+      method,
+      (original) =>
+        function write(...args) {
+          const token = args[1] as { access_token?: unknown; refresh_token?: unknown } | undefined;
+          capture.secret(token?.access_token);
+          capture.secret(token?.refresh_token);
+          return original.apply(this, args);
+        },
+    );
+  }
   wrap(
     CredentialStore.prototype,
     'write',

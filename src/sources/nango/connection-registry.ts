@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { makeDirectoryDurable } from '../../fs/fsync-directory.js';
 import { isOwnerId } from '../../names.js';
 import type { ConnectionMap } from '../../store/connection-map.js';
 import { ConnectionRegistryError } from './nango-errors.js';
@@ -117,11 +117,11 @@ export class ConnectionRegistry implements ConnectionMap {
       try {
         // A connection can be recorded before any token was written, so the data folder may be new.
         await makeDirectoryDurable(path.dirname(this.filePath), 0o750);
+        // Fsyncs the file and then its folder.
         await writeFileAtomic(this.filePath, `${JSON.stringify(entries, null, 2)}\n`, {
           mode: 0o600,
-          fsync: true,
+          owner: 'keep',
         });
-        await fsyncDirectory(path.dirname(this.filePath));
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         throw new ConnectionRegistryError(

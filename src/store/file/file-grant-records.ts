@@ -1,7 +1,7 @@
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import { fsyncDirectory, makeDirectoryDurable } from '../../fs/fsync-directory.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { makeDirectoryDurable } from '../../fs/fsync-directory.js';
 import type { GrantLock, GrantRecord, GrantRecordStore } from '../grant-records.js';
 import { StoreError } from '../store-errors.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
@@ -51,8 +51,8 @@ export class FileGrantRecords implements GrantRecordStore {
     if (record.expectedGeneration !== undefined) await this.#fence(record, file);
     try {
       await makeDirectoryDurable(path.dirname(file), 0o700);
-      await writeFileAtomic(file, record.text, { mode: 0o600, fsync: true });
-      await fsyncDirectory(path.dirname(file));
+      // Fsyncs the file and then its folder.
+      await writeFileAtomic(file, record.text, { mode: 0o600, owner: 'keep' });
     } catch (error) {
       throw new StoreError('STORE_WRITE_FAILED', `cannot write ${file}`, { cause: error });
     }

@@ -21,7 +21,7 @@ import { SkillSandbox } from '../../support/skill-sandbox.js';
 
 const WRITER = fileURLToPath(new URL('../../support/fault-storm-writer.ts', import.meta.url));
 const KILLS = 8;
-/** Temp files write-file-atomic names `<file>.<uint32>`. */
+/** Temp files a token write names `<file>.<uint32>`. */
 const TEMP_FILE = /^github\.json\.\d+$/;
 
 /** The host reader: reads and parses in a tight loop in its own process, until told to stop. */

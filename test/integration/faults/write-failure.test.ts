@@ -120,7 +120,7 @@ async function expectFailedForcedSync(cwd: string, tokenFile: string, errno: str
   ]);
   expect(run.stderr).toContain('"code":"TOKEN_WRITE_FAILED"');
   expect((await readFile(tokenFile)).equals(before)).toBe(true);
-  // write-file-atomic removes its temp file when the write fails.
+  // A failed write removes its temp file.
   expect(await readdir(path.dirname(tokenFile))).toEqual(['github.json']);
 }
 
