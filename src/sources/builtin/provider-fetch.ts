@@ -129,7 +129,7 @@ export class ProviderHttp {
 
   #tooLarge(): ProviderAnswerError {
     return new ProviderAnswerError(
-      `the provider's answer is larger than ${formatBytes(this.#maxAnswerBytes)}: it was not read`,
+      `the provider's answer is over ${formatBytes(this.#maxAnswerBytes)} and was not read`,
     );
   }
 }

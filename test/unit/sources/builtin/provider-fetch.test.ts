@@ -214,6 +214,13 @@ describe('ProviderHttp.fetch', () => {
     await expect.poll(() => openConnections(provider.server)).toBe(0);
   });
 
+  it('keeps an idle socket of the process-wide client open without holding the process', async () => {
+    const provider = await serve((_request, response) => json(response, 200, {}));
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', CHILD, provider.url, 'shared']);
+    expect(stdout.trim().split('\n')).toEqual(['status 200', 'sockets holding the process 0']);
+    expect(provider.connections).toBe(1);
+  });
+
   it('rejects with the reason of a signal aborted before the request, sending nothing', async () => {
     const provider = await serve((_request, response) => json(response, 200, {}));
     const controller = new AbortController();
@@ -263,12 +270,12 @@ describe('ProviderHttp.fetch', () => {
       expect(error).toBeInstanceOf(ProviderAnswerError);
       expect(error).toMatchObject({
         code: 'PROVIDER_ANSWER_REFUSED',
-        message: "the provider's answer is larger than 1 MiB: it was not read",
+        message: "the provider's answer is over 1 MiB and was not read",
       });
       expect(classifyOAuthFailure(error, Date.now())).toMatchObject({ kind: 'invalid_response' });
     }
     const small = await errorOf(client({ maxAnswerBytes: 10 }).fetch(`${provider.url}/streamed`));
-    expect((small as Error).message).toBe("the provider's answer is larger than 10 bytes: it was not read");
+    expect((small as Error).message).toBe("the provider's answer is over 10 bytes and was not read");
   });
 
   it('fails a refused connection as fetch does, classified as never sent', async () => {
@@ -390,7 +397,7 @@ describe('the protocols over ProviderHttp', () => {
       expect(error).toBeInstanceOf(OAuthRequestError);
       expect((error as OAuthRequestError).failure).toMatchObject({
         kind: 'invalid_response',
-        description: "the provider's answer is larger than 1 MiB: it was not read",
+        description: "the provider's answer is over 1 MiB and was not read",
       });
     }
   });
