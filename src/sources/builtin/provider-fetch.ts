@@ -22,6 +22,8 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 export interface ProviderHttpOptions {
   maxAnswerBytes?: number;
+  /** How long a kept-alive socket may stay idle; a slow answer on a busy socket is not cut by it. */
+  idleSocketMs?: number;
 }
 
 /**
@@ -33,12 +35,15 @@ export interface ProviderHttpOptions {
  * (its CA store and NODE_EXTRA_CA_CERTS). Idle sockets do not keep a process alive; `close()` ends them.
  */
 export class ProviderHttp {
-  readonly #httpAgent = new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
-  readonly #httpsAgent = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+  readonly #httpAgent: http.Agent;
+  readonly #httpsAgent: https.Agent;
   readonly #maxAnswerBytes: number;
 
   constructor(options: ProviderHttpOptions = {}) {
     this.#maxAnswerBytes = options.maxAnswerBytes ?? MAX_PROVIDER_ANSWER_BYTES;
+    const timeout = options.idleSocketMs ?? IDLE_SOCKET_MS;
+    this.#httpAgent = new http.Agent({ keepAlive: true, timeout });
+    this.#httpsAgent = new https.Agent({ keepAlive: true, timeout });
   }
 
   /** Sends one request and reads its whole answer; bound, so it can be handed on as a function. */

@@ -39,7 +39,7 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-function client(options: { maxAnswerBytes?: number } = {}): ProviderHttp {
+function client(options: ConstructorParameters<typeof ProviderHttp>[0] = {}): ProviderHttp {
   const made = new ProviderHttp(options);
   cleanups.push(() => made.close());
   return made;
@@ -211,6 +211,15 @@ describe('ProviderHttp.fetch', () => {
     expect(provider.requests).toHaveLength(7);
     expect(provider.connections).toBe(2);
     http.close();
+    await expect.poll(() => openConnections(provider.server)).toBe(0);
+  });
+
+  it('closes a socket left idle, but never cuts a slow answer on a busy one', async () => {
+    const provider = await serve((_request, response) => setTimeout(() => json(response, 200, {}), 300));
+    const http = client({ idleSocketMs: 100 });
+    const response = await http.fetch(provider.url, { method: 'POST' });
+    expect(response.status).toBe(200);
+    expect(provider.connections).toBe(1);
     await expect.poll(() => openConnections(provider.server)).toBe(0);
   });
 
