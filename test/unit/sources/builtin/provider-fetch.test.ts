@@ -287,6 +287,18 @@ describe('ProviderHttp.fetch', () => {
     expect((small as Error).message).toBe("the provider's answer is over 10 bytes and was not read");
   });
 
+  it('refuses a status HTTP does not have as an invalid response', async () => {
+    const provider = await serve((request) =>
+      request.socket.end('HTTP/1.1 999 Odd\r\ncontent-length: 0\r\n\r\n'),
+    );
+    const error = await errorOf(client().fetch(provider.url));
+    expect(error).toMatchObject({
+      code: 'PROVIDER_ANSWER_REFUSED',
+      message: 'the provider answered with HTTP status 999, which HTTP does not have',
+    });
+    expect(classifyOAuthFailure(error, Date.now())).toMatchObject({ kind: 'invalid_response' });
+  });
+
   it('fails a refused connection as fetch does, classified as never sent', async () => {
     const error = await errorOf(client().fetch(`http://127.0.0.1:${await closedPort()}/token`));
     expect(error).toBeInstanceOf(TypeError);
