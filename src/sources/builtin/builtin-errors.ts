@@ -67,3 +67,13 @@ export class RefreshAnswerNotStoredError extends NanoclawError {
     );
   }
 }
+
+/**
+ * A provider answered with something we do not read at all: a body over the size limit, or a status
+ * HTTP does not have. Nothing of the answer is kept.
+ */
+export class ProviderAnswerError extends NanoclawError {
+  constructor(message: string) {
+    super('PROVIDER_ANSWER_REFUSED', message);
+  }
+}

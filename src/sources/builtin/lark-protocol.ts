@@ -3,6 +3,7 @@ import { TokenSourceConfigError } from '../../errors.js';
 import { withTimeout } from '../../async/abort.js';
 import { processLarkTokenAnswer } from './lark-token-response.js';
 import { classifyOAuthFailure, OAuthRequestError } from './map-oauth-error.js';
+import { providerFetch, type ProviderFetch } from './provider-fetch.js';
 import type {
   AuthorizationRequestParameters,
   AuthorizationServerMetadata,
@@ -16,6 +17,8 @@ export interface LarkProtocolOptions {
   standard: OAuthProtocol;
   requestTimeoutMs?: number;
   now?: () => number;
+  /** How requests reach Lark: the shared node:http client unless given. */
+  fetch?: ProviderFetch;
 }
 
 /**
@@ -27,11 +30,13 @@ export class LarkProtocol implements OAuthProtocol {
   readonly #standard: OAuthProtocol;
   readonly #requestTimeoutMs: number;
   readonly #now: () => number;
+  readonly #fetch: ProviderFetch;
 
   constructor(options: LarkProtocolOptions) {
     this.#standard = options.standard;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
     this.#now = options.now ?? Date.now;
+    this.#fetch = options.fetch ?? providerFetch;
   }
 
   discover(issuer: string, signal: AbortSignal): Promise<AuthorizationServerMetadata> {
@@ -144,7 +149,7 @@ export class LarkProtocol implements OAuthProtocol {
     let response: Response;
     let body: unknown;
     try {
-      response = await fetch(endpoint, {
+      response = await this.#fetch(endpoint, {
         method: 'POST',
         redirect: 'manual',
         headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json' },

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { parseRetryAfter } from '../retry-after.js';
+import { ProviderAnswerError } from './builtin-errors.js';
 
 export type OAuthFailureKind =
   /** The code or refresh token is no longer good: the owner must authorize again. */
@@ -128,6 +129,7 @@ export function classifyOAuthFailure(error: unknown, now: number): OAuthFailure 
   if (error instanceof oauth.UnsupportedOperationError) {
     return invalidResponse('the provider answered with something we do not support');
   }
+  if (error instanceof ProviderAnswerError) return invalidResponse(error.message);
   const name = (error as { name?: unknown })?.name;
   if (name === 'TimeoutError') {
     return {

@@ -4,6 +4,7 @@ import { TokenSourceConfigError } from '../../errors.js';
 import { withTimeout } from '../../async/abort.js';
 import { DiscoveryError } from './builtin-errors.js';
 import { classifyOAuthFailure, OAuthRequestError } from './map-oauth-error.js';
+import { providerFetch, type ProviderFetch } from './provider-fetch.js';
 import type {
   AuthorizationRequestParameters,
   AuthorizationServerMetadata,
@@ -16,6 +17,8 @@ export interface Oauth4webapiProtocolOptions {
   /** Longest a single request to a provider may take. */
   requestTimeoutMs?: number;
   now?: () => number;
+  /** How requests reach the provider: the shared node:http client unless given. */
+  fetch?: ProviderFetch;
 }
 
 /**
@@ -84,10 +87,12 @@ function toTokenResponse(response: oauth.TokenEndpointResponse): TokenResponse {
 export class Oauth4webapiProtocol implements OAuthProtocol {
   readonly #requestTimeoutMs: number;
   readonly #now: () => number;
+  readonly #fetch: ProviderFetch;
 
   constructor(options: Oauth4webapiProtocolOptions = {}) {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
     this.#now = options.now ?? Date.now;
+    this.#fetch = options.fetch ?? providerFetch;
   }
 
   async discover(issuer: string, signal: AbortSignal): Promise<AuthorizationServerMetadata> {
@@ -96,6 +101,7 @@ export class Oauth4webapiProtocol implements OAuthProtocol {
       const response = await oauth.discoveryRequest(issuerUrl, {
         algorithm,
         signal: withTimeout(signal, this.#requestTimeoutMs),
+        [oauth.customFetch]: this.#fetch,
         ...insecureRequestsFor(issuer),
       });
       return oauth.processDiscoveryResponse(issuerUrl, response);
@@ -248,6 +254,7 @@ export class Oauth4webapiProtocol implements OAuthProtocol {
         {
           additionalParameters: { token_type_hint: token.hint },
           signal: withTimeout(signal, this.#requestTimeoutMs),
+          [oauth.customFetch]: this.#fetch,
           ...insecureRequestsFor(server.revocationEndpoint),
         },
       );
@@ -272,6 +279,7 @@ export class Oauth4webapiProtocol implements OAuthProtocol {
     try {
       const response = await send(toAuthorizationServer(server), {
         signal: withTimeout(signal, this.#requestTimeoutMs),
+        [oauth.customFetch]: this.#fetch,
         ...insecureRequestsFor(server.tokenEndpoint),
       });
       return toTokenResponse(response);
