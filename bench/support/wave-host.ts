@@ -1,7 +1,9 @@
 /**
  * One host of the multi-host benchmark, as a process: the product's runtime on PostgreSQL (built by
- * createRuntimeFromConfig, as `serve` builds it, its events shared with the other hosts) syncing every owner's grant when told to go, in its
- * own order, the way each host's refresher meets a wave of grants that come due together.
+ * createRuntimeFromConfig, as `serve` builds it, its events shared with the other hosts) syncing
+ * every owner's grant when told to go, in its own order, the way each host's refresher meets a wave
+ * of grants that come due together. Before that it writes each owner's token file as an earlier sync
+ * would have left it, now expired.
  * Settings arrive in NANOCLAW_WAVE_HOST (JSON); it prints "ready", waits for "go" on stdin, then
  * prints one JSON line with what it did.
  */
@@ -9,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { createRuntimeFromConfig } from '../../src/app/runtime.js';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import { silentLogger } from '../../src/log/logger.js';
+import { buildTokenFile } from '../../src/tokens/token-file.js';
 
 interface Settings {
   databaseUrl: string;
@@ -50,6 +53,33 @@ const runtime = createRuntimeFromConfig(resolved.config, [], { logger: silentLog
 await runtime.store!.ready();
 // As `serve` does: what this host syncs is told to the pages of every host.
 await runtime.store!.shareEvents(runtime.events);
+
+// A host that has been running holds its owners' token files, all of them due now: the wave
+// replaces them.
+const expired = new Date(Date.now() - 60_000);
+for (let start = 0; start < settings.owners.length; start += 50) {
+  await Promise.all(
+    settings.owners
+      .slice(start, start + 50)
+      .map((owner) =>
+        runtime.folder.save(
+          owner,
+          buildTokenFile(
+            runtime.tokenSync.provider('wave'),
+            {
+              accessToken: 'expired',
+              tokenType: 'Bearer',
+              expiresAt: expired,
+              scopes: null,
+              refreshToken: null,
+            },
+            new Date(expired.getTime() - 3_600_000),
+          ),
+          expired,
+        ),
+      ),
+  );
+}
 
 // Every host meets the wave in its own order, as their refreshers' jitter makes it.
 const owners = [...settings.owners];
