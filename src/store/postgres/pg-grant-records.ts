@@ -11,12 +11,12 @@ export interface PgGrantRecordsOptions {
 
 /**
  * Grants in PostgreSQL, sealed on the hosts before they arrive. A grant's lock is a transaction-scoped
- * advisory lock held on a connection of its own for as long as `work` runs; `work` is given the grant
- * as it stood once the lock was granted, and what it writes goes through the other pool, one committed
- * statement at a time, so a "refresh sent" mark is
- * durable before the request leaves and a rotated refresh token is committed before the access token
- * that came with it is written to any host's file. A host that dies ends its connection, and the
- * server releases its locks.
+ * advisory lock held on a connection of its own for as long as `work` runs. `work` is given the grant
+ * as it stood once the lock was granted; what it writes goes through the other pool, one committed
+ * statement at a time (so a "refresh sent" mark is durable before the request leaves), except its last
+ * write, which commits with the lock's transaction and so releases the lock in the same round trip. A
+ * rotated refresh token is thereby committed before the access token that came with it is written to
+ * any host's file. A host that dies ends its connection, and the server releases its locks.
  */
 export class PgGrantRecords implements GrantRecordStore {
   readonly #db: PostgresDatabase;
