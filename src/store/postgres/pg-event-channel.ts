@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { EventBus } from '../../events/event-bus.js';
 import type { NanoclawEvent } from '../../events/types.js';
-import { StoreError } from '../store-errors.js';
+import { StoreError, type StoreErrorCode } from '../store-errors.js';
 import { loadDriver, type PostgresDatabase } from './postgres-database.js';
 import {
   decodeSharedEvent,
@@ -94,13 +94,27 @@ export class PgEventChannel {
     this.#sending ??= this.#drain();
   }
 
+  /**
+   * Sends what waits, a statement at a time. When one fails (PostgreSQL out of reach: it took up to
+   * the connect timeout to tell), the events raised meanwhile are dropped with it rather than sent
+   * late one statement after another, so neither the queue nor a `close` waits on an outage.
+   */
   async #drain(): Promise<void> {
     try {
       while (this.#outbox.length > 0) {
         const batch = this.#outbox.splice(0, MAX_EVENTS_PER_STATEMENT);
-        await this.#db
-          .query(NOTIFY_EACH, [EVENT_CHANNEL, batch], 'STORE_WRITE_FAILED')
-          .catch((error: unknown) => this.#onError(error));
+        try {
+          await this.#db.query(NOTIFY_EACH, [EVENT_CHANNEL, batch], 'STORE_WRITE_FAILED');
+        } catch (error) {
+          const dropped = batch.length + this.#outbox.splice(0).length;
+          this.#onError(
+            new StoreError(
+              error instanceof StoreError ? (error.code as StoreErrorCode) : 'STORE_WRITE_FAILED',
+              `${dropped} event${dropped === 1 ? '' : 's'} did not reach the other hosts: ${error instanceof Error ? error.message : 'the statement failed'}`,
+              { cause: error },
+            ),
+          );
+        }
       }
     } finally {
       this.#sending = null;
