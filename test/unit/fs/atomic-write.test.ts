@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { writeFileAtomic } from '../../../src/fs/atomic-write.js';
+import { withUmask } from '../../support/token-fixtures.js';
 
 const isRoot = process.getuid?.() === 0;
 const OTHER_ID = 10001;
@@ -29,15 +30,6 @@ afterEach(async () => {
   vi.restoreAllMocks();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function withUmask<T>(mask: number, action: () => Promise<T>): Promise<T> {
-  const previous = process.umask(mask);
-  try {
-    return await action();
-  } finally {
-    process.umask(previous);
-  }
-}
 
 /** `FileHandle.prototype`, whose methods every handle of this process shares. */
 async function fileHandlePrototype(): Promise<FileHandle> {

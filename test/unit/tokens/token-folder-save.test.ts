@@ -12,35 +12,15 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { serializeTokenFile, type TokenFile } from '../../../src/tokens/token-file.js';
+import { serializeTokenFile } from '../../../src/tokens/token-file.js';
 import { TokenFolder } from '../../../src/tokens/token-folder.js';
+import { tokenFile, withUmask } from '../../support/token-fixtures.js';
 
 const isRoot = process.getuid?.() === 0;
 const TOKEN_GROUP = 10001;
 
 let base: string;
 let folder: TokenFolder;
-
-function tokenFile(overrides: Partial<TokenFile> = {}): TokenFile {
-  return {
-    provider: 'github',
-    access_token: 'access-1',
-    token_type: 'Bearer',
-    expires_at: '2030-01-01T10:00:00.000Z',
-    scopes: ['repo'],
-    synced_at: '2030-01-01T09:00:00.000Z',
-    ...overrides,
-  };
-}
-
-async function withUmask<T>(mask: number, action: () => Promise<T>): Promise<T> {
-  const previous = process.umask(mask);
-  try {
-    return await action();
-  } finally {
-    process.umask(previous);
-  }
-}
 
 beforeEach(async () => {
   base = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-folder-save-'));

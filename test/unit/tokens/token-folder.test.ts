@@ -3,23 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidNameError } from '../../../src/errors.js';
-import { serializeTokenFile, type TokenFile } from '../../../src/tokens/token-file.js';
+import { serializeTokenFile } from '../../../src/tokens/token-file.js';
 import { TokenFolder } from '../../../src/tokens/token-folder.js';
+import { tokenFile } from '../../support/token-fixtures.js';
 
 let root: string;
 let folder: TokenFolder;
-
-function tokenFile(overrides: Partial<TokenFile> = {}): TokenFile {
-  return {
-    provider: 'github',
-    access_token: 'access-1',
-    token_type: 'Bearer',
-    expires_at: '2030-01-01T10:00:00.000Z',
-    scopes: ['repo'],
-    synced_at: '2030-01-01T09:00:00.000Z',
-    ...overrides,
-  };
-}
 
 beforeEach(async () => {
   root = path.join(await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-folder-')), 'tokens');
