@@ -58,11 +58,27 @@ describe('the built CLI loads only what a command uses', () => {
     for (const name of [...HEAVY_PACKAGES, '@nangohq/node']) expect(packages).not.toContain(name);
   });
 
-  it('a status loads none of them either', async () => {
-    const { run, packages } = await cli.packagesLoadedBy(['status'], { cwd: project, env });
+  it('a status loads none of them either, nor the token sources it never asks', async () => {
+    const { run, packages, ownModules } = await cli.packagesLoadedBy(['status'], { cwd: project, env });
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toContain('google-calendar');
-    for (const name of [...HEAVY_PACKAGES, '@nangohq/node']) expect(packages).not.toContain(name);
+    for (const name of [...HEAVY_PACKAGES, '@nangohq/node', 'oauth4webapi']) {
+      expect(packages).not.toContain(name);
+    }
+    expect([...ownModules].filter((file) => /^sources\/(builtin|nango)\//.test(file))).toEqual([]);
+    // The recording sees our own modules: the token folder, which a status reads.
+    expect(ownModules).toContain('tokens/token-folder.ts');
+  });
+
+  it('the recording would notice: a sync carries the token sources, for when it must ask one', async () => {
+    const { run, packages, ownModules } = await cli.packagesLoadedBy(['sync', '--json'], {
+      cwd: project,
+      env,
+    });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(packages).toContain('oauth4webapi');
+    expect(ownModules).toContain('sources/builtin/builtin-source.ts');
+    expect(ownModules).toContain('sources/nango/nango-source.ts');
   });
 
   it('a run loads Docker, and nothing of the server, the file watcher or the OAuth server', async () => {
