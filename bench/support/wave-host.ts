@@ -59,25 +59,23 @@ await runtime.store!.shareEvents(runtime.events);
 const expired = new Date(Date.now() - 60_000);
 for (let start = 0; start < settings.owners.length; start += 50) {
   await Promise.all(
-    settings.owners
-      .slice(start, start + 50)
-      .map((owner) =>
-        runtime.folder.save(
-          owner,
-          buildTokenFile(
-            runtime.tokenSync.provider('wave'),
-            {
-              accessToken: 'expired',
-              tokenType: 'Bearer',
-              expiresAt: expired,
-              scopes: null,
-              refreshToken: null,
-            },
-            new Date(expired.getTime() - 3_600_000),
-          ),
-          expired,
+    settings.owners.slice(start, start + 50).map((owner) =>
+      runtime.folder.save(
+        owner,
+        buildTokenFile(
+          runtime.tokenSync.provider('wave'),
+          {
+            accessToken: 'expired',
+            tokenType: 'Bearer',
+            expiresAt: expired,
+            scopes: null,
+            refreshToken: null,
+          },
+          new Date(expired.getTime() - 3_600_000),
         ),
+        expired,
       ),
+    ),
   );
 }
 
