@@ -162,7 +162,7 @@ describe('the runtime builds its token sources on first use', () => {
     expect(builds).not.toHaveBeenCalled();
   });
 
-  it('sources handed in are the runtime to close, used or not', async () => {
+  it("sources handed in are the runtime's to close, used or not", async () => {
     const nango = answeringSource('nango');
     const result = resolveConfig(
       { providers: [{ name: 'github', source: 'nango' }] },
