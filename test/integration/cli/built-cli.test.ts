@@ -70,6 +70,38 @@ describe('the built CLI loads only what a command uses', () => {
     expect(ownModules).toContain('tokens/token-folder.ts');
   });
 
+  it('a status still reports configuration errors about the token sources, as a sync does', async () => {
+    const broken = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-built-cli-sources-'));
+    try {
+      await writeFile(
+        path.join(broken, 'nanoclaw.config.yaml'),
+        stringify({
+          providers: [
+            { name: 'acme', source: 'builtin', clientId: 'c' },
+            { name: 'github', source: 'nango' },
+          ],
+        }),
+      );
+      const status = await cli.run(['status', '--json'], { cwd: broken });
+      const sync = await cli.run(['sync', '--json'], { cwd: broken });
+      for (const run of [status, sync]) {
+        expect(run.exitCode, run.stderr).toBe(2);
+        expect(JSON.parse(run.stdout)).toMatchObject({
+          error: {
+            code: 'INVALID_CONFIG',
+            problems: [
+              expect.stringMatching(/^providers\[0\]\.issuer: /),
+              expect.stringMatching(/^nango\.secretKey: /),
+            ],
+          },
+        });
+      }
+      expect(status.stdout).toBe(sync.stdout);
+    } finally {
+      await rm(broken, { recursive: true, force: true });
+    }
+  });
+
   it('the recording would notice: a sync carries the token sources, for when it must ask one', async () => {
     const { run, packages, ownModules } = await cli.packagesLoadedBy(['sync', '--json'], {
       cwd: project,
