@@ -1,14 +1,7 @@
 import type { ProviderConfig } from '../config/types.js';
-import { NanoclawError } from '../errors.js';
 import type { CreatedSources } from '../sources/create-sources.js';
 import type { TokenSource, TokenSources } from '../sources/token-source.js';
-
-/** The runtime was closed: it builds no token source any more. */
-export class RuntimeClosedError extends NanoclawError {
-  constructor() {
-    super('RUNTIME_CLOSED', 'the runtime is closed: its token sources cannot be used any more');
-  }
-}
+import { RuntimeClosedError } from './runtime-closed-error.js';
 
 /**
  * The runtime's token sources, built the first time something asks for them: a `status`, or a sync
@@ -37,11 +30,6 @@ export class SourcesOnFirstUse implements TokenSources {
     if (this.#closed) throw new RuntimeClosedError();
     this.#built = this.#build();
     return this.#built;
-  }
-
-  /** Whether anything asked for them yet. */
-  get built(): boolean {
-    return this.#built !== null;
   }
 
   sourceFor(provider: ProviderConfig): TokenSource {
