@@ -312,13 +312,37 @@ const cryptoOnDemand: Plugin = {
 };
 
 /**
+ * For the status bundle: a status asks no source, and the runtime builds its token sources only when
+ * something asks for them, so the module that builds them (and with it the built-in OAuth client,
+ * oauth4webapi and the Nango source) stays out; its stand-in fails if ever called.
+ */
+const noTokenSources: Plugin = {
+  name: 'no-token-sources',
+  setup(builder) {
+    const createSources = path.join(srcDir, 'sources', 'create-sources.ts');
+    builder.onResolve({ filter: /[\\/]create-sources\.js$/ }, (args) =>
+      args.importer.startsWith(srcDir + path.sep) &&
+      path.resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts') === createSources
+        ? { path: args.path, namespace: 'token-sources-stand-in' }
+        : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'token-sources-stand-in' }, () => ({
+      contents:
+        'export function createSources() {\n' +
+        "  throw new Error('the token sources are not in the status bundle');\n}\n",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * What each hot command's bundle gets besides what all of them do: sync and status hash and encrypt
- * nothing when warm, a run names its container and writes its token view (node:crypto as it is), and
- * talks to Docker.
+ * nothing when warm, a status builds no token source, a run names its container and writes its token
+ * view (node:crypto as it is), and talks to Docker.
  */
 const HOT_COMMAND_PLUGINS: Readonly<Record<HotCommand, readonly Plugin[]>> = {
   sync: [cryptoOnDemand],
-  status: [cryptoOnDemand],
+  status: [cryptoOnDemand, noTokenSources],
   run: [dockerClientOnDemand],
 };
 

@@ -93,7 +93,7 @@ export async function createNanoclaw(options: NanoclawOptions = {}): Promise<Nan
 /** The library face over a runtime the caller built (the CLI and `serve` share theirs). */
 export function nanoclawFromRuntime(runtime: Runtime): Nanoclaw {
   const { tokenSync, events, logger } = runtime;
-  const prompter = new AuthPrompter({ tokenSync, sources: runtime.sources.registry, events, logger });
+  const prompter = new AuthPrompter({ tokenSync, sources: runtime.tokenSources, events, logger });
   const launches = new LaunchPreparer({ tokenSync, prompter, logger });
   let closed: Promise<void> | null = null;
   const close = () => (closed ??= runtime.close());

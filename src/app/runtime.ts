@@ -5,9 +5,11 @@ import { EventBus } from '../events/event-bus.js';
 import { createLazyLogger } from '../log/lazy-logger.js';
 import type { Logger } from '../log/logger.js';
 import { createSources, type CreatedSources } from '../sources/create-sources.js';
+import type { TokenSources } from '../sources/token-source.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { TokenFolder } from '../tokens/token-folder.js';
 import { TokenSync } from '../tokens/token-sync.js';
+import { SourcesOnFirstUse } from './sources-on-first-use.js';
 
 /** The skill image's user and group; token files are group-readable for it when we run as root. */
 export const SKILL_USER_GID = 10001;
@@ -18,7 +20,10 @@ export interface Runtime {
   warnings: string[];
   logger: Logger;
   events: EventBus;
-  sources: CreatedSources;
+  /** The token sources, built the first time this is read (a `status` never reads it). */
+  readonly sources: CreatedSources;
+  /** The sources by provider, built the first time one is picked: for what may never ask one. */
+  tokenSources: TokenSources;
   folder: TokenFolder;
   tokenSync: TokenSync;
   /** The PostgreSQL store the hosts share (`store.url`); null: this host's data folder. */
@@ -51,28 +56,34 @@ export function createRuntimeFromConfig(
   const logger = options.logger ?? createLazyLogger({ level: config.logLevel });
   const events = new EventBus((error) => logger.error({ err: String(error) }, 'event listener failed'));
   const store = openSharedStore(config, logger);
-  const sources =
-    options.sources ??
-    createSources(
-      config,
-      store ? { grants: store.grants, pending: store.pending, connections: store.connections } : {},
-    );
+  // Sources handed in are built already, and the runtime's to close like its own.
+  const sources = options.sources
+    ? SourcesOnFirstUse.alreadyBuilt(options.sources)
+    : new SourcesOnFirstUse(() =>
+        createSources(
+          config,
+          store ? { grants: store.grants, pending: store.pending, connections: store.connections } : {},
+        ),
+      );
   const folder = new TokenFolder(config.tokensDir, { group: tokenGroupFor(config) });
-  const tokenSync = new TokenSync({ config, folder, sources: sources.registry, events, logger });
+  const tokenSync = new TokenSync({ config, folder, sources, events, logger });
   return {
     config,
     warnings,
     logger,
     events,
-    sources,
+    get sources() {
+      return sources.created;
+    },
+    tokenSources: sources,
     folder,
     tokenSync,
     store,
     close: async () => {
       // Syncs first: their requests end before the sources they use are closed, and those before
-      // the store they write to.
+      // the store they write to. Sources nothing asked for were never built, and are not now.
       await tokenSync.close();
-      await sources.registry.close();
+      await sources.close();
       await store?.close();
     },
   };

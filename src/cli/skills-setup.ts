@@ -22,7 +22,7 @@ export async function setUpSkills(
     catalog,
     containers: options.containers ?? new DockerContainerRuntime(),
     tokenSync: runtime.tokenSync,
-    sources: runtime.sources.registry,
+    sources: runtime.tokenSources,
     events: runtime.events,
     logger: runtime.logger,
     onImageBuild: (image, baseImage) =>

@@ -49,13 +49,14 @@ export class BuiltCliFixture {
   }
 
   /**
-   * Runs the built CLI and answers which packages (folder names under node_modules) the process
-   * loaded: from the bundle's chunks it loaded, and from node_modules directly.
+   * Runs the built CLI and answers which packages (folder names under node_modules) and which of our
+   * own modules (paths under src/, as `sources/builtin/builtin-source.ts`) the process loaded: from
+   * the bundle's chunks it loaded, and from node_modules directly.
    */
   async packagesLoadedBy(
     args: readonly string[],
     options: { cwd: string; env?: Record<string, string> },
-  ): Promise<{ run: CliRun; packages: Set<string> }> {
+  ): Promise<{ run: CliRun; packages: Set<string>; ownModules: Set<string> }> {
     const record = path.join(await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-loaded-')), 'modules.txt');
     const run = await spawnNode(['--import', RECORD_LOADS, this.entry, ...args], {
       ...options,
@@ -64,15 +65,18 @@ export class BuiltCliFixture {
     const files = (await readFile(record, 'utf8')).split('\n').filter(Boolean);
     await rm(path.dirname(record), { recursive: true, force: true });
     const packages = new Set<string>();
+    const ownModules = new Set<string>();
     for (const file of files) {
       const output = path.relative(PACKAGE_ROOT, file).split(path.sep).join('/');
       const inputs = this.built.metafile.outputs[output]?.inputs ?? { [file]: null };
       for (const input of Object.keys(inputs)) {
-        const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input.split(path.sep).join('/'));
+        const name = input.split(path.sep).join('/');
+        const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(name);
         if (match) packages.add(match[1]!);
+        else if (name.startsWith('src/')) ownModules.add(name.slice('src/'.length));
       }
     }
-    return { run, packages };
+    return { run, packages, ownModules };
   }
 
   async remove(): Promise<void> {

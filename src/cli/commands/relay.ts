@@ -52,7 +52,7 @@ export async function relayCommand(
   const target = await promptTarget(runtime);
   const prompter = new AuthPrompter({
     tokenSync,
-    sources: runtime.sources.registry,
+    sources: runtime.tokenSources,
     events: runtime.events,
     logger: runtime.logger,
   });

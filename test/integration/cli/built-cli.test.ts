@@ -58,11 +58,59 @@ describe('the built CLI loads only what a command uses', () => {
     for (const name of [...HEAVY_PACKAGES, '@nangohq/node']) expect(packages).not.toContain(name);
   });
 
-  it('a status loads none of them either', async () => {
-    const { run, packages } = await cli.packagesLoadedBy(['status'], { cwd: project, env });
+  it('a status loads none of them either, nor the token sources it never asks', async () => {
+    const { run, packages, ownModules } = await cli.packagesLoadedBy(['status'], { cwd: project, env });
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toContain('google-calendar');
-    for (const name of [...HEAVY_PACKAGES, '@nangohq/node']) expect(packages).not.toContain(name);
+    for (const name of [...HEAVY_PACKAGES, '@nangohq/node', 'oauth4webapi']) {
+      expect(packages).not.toContain(name);
+    }
+    expect([...ownModules].filter((file) => /^sources\/(builtin|nango)\//.test(file))).toEqual([]);
+    // The recording sees our own modules: the token folder, which a status reads.
+    expect(ownModules).toContain('tokens/token-folder.ts');
+  });
+
+  it('a status still reports configuration errors about the token sources, as a sync does', async () => {
+    const broken = await mkdtemp(path.join(os.tmpdir(), 'nanoclaw-built-cli-sources-'));
+    try {
+      await writeFile(
+        path.join(broken, 'nanoclaw.config.yaml'),
+        stringify({
+          providers: [
+            { name: 'acme', source: 'builtin', clientId: 'c' },
+            { name: 'github', source: 'nango' },
+          ],
+        }),
+      );
+      const status = await cli.run(['status', '--json'], { cwd: broken });
+      const sync = await cli.run(['sync', '--json'], { cwd: broken });
+      for (const run of [status, sync]) {
+        expect(run.exitCode, run.stderr).toBe(2);
+        expect(JSON.parse(run.stdout)).toMatchObject({
+          error: {
+            code: 'INVALID_CONFIG',
+            problems: [
+              expect.stringMatching(/^providers\[0\]\.issuer: /),
+              expect.stringMatching(/^nango\.secretKey: /),
+            ],
+          },
+        });
+      }
+      expect(status.stdout).toBe(sync.stdout);
+    } finally {
+      await rm(broken, { recursive: true, force: true });
+    }
+  });
+
+  it('the recording would notice: a sync carries the token sources, for when it must ask one', async () => {
+    const { run, packages, ownModules } = await cli.packagesLoadedBy(['sync', '--json'], {
+      cwd: project,
+      env,
+    });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(packages).toContain('oauth4webapi');
+    expect(ownModules).toContain('sources/builtin/builtin-source.ts');
+    expect(ownModules).toContain('sources/nango/nango-source.ts');
   });
 
   it('a run loads Docker, and nothing of the server, the file watcher or the OAuth server', async () => {
