@@ -5,7 +5,7 @@
  * of grants that come due together. Before that it writes each owner's token file as an earlier sync
  * would have left it, now expired.
  * Settings arrive in NANOCLAW_WAVE_HOST (JSON); it prints "ready", waits for "go" on stdin, then
- * prints one JSON line with what it did.
+ * prints one JSON line with what it did, and ends on "close".
  */
 import { createInterface } from 'node:readline';
 import { createRuntimeFromConfig } from '../../src/app/runtime.js';
@@ -88,7 +88,10 @@ for (let index = owners.length - 1; index > 0; index--) {
 
 process.stdout.write('ready\n');
 const lines = createInterface({ input: process.stdin });
+// "go" starts the wave; "close" (or the end of stdin) ends the process once the bench has read what
+// the database spent, while this host's connections are still open.
 for await (const line of lines) {
+  if (line === 'close') break;
   if (line !== 'go') continue;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
@@ -98,7 +101,6 @@ for await (const line of lines) {
   const states: Record<string, number> = {};
   for (const result of results) states[result.state] = (states[result.state] ?? 0) + 1;
   process.stdout.write(`${JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, states })}\n`);
-  break;
 }
 lines.close();
 await runtime.close();
