@@ -211,7 +211,6 @@ export class AuthorizationFlow {
     }
   }
 
-  /** A fresh authorization replaces a damaged grant file: the owner has just consented again. */
   #authorizationCodeProvider(name: string): BuiltinProviderConfig {
     const provider = this.#options.providerNamed(name);
     if (provider.grant !== 'authorization_code') {
@@ -223,7 +222,10 @@ export class AuthorizationFlow {
   }
 }
 
-/** The grant a new authorization replaces; an unreadable one is replaced as if there were none. */
+/**
+ * The grant a new authorization replaces. A damaged one is replaced as if there were none: the owner
+ * has just consented again.
+ */
 async function previousGrant(lock: CredentialLock): Promise<StoredGrant | null> {
   try {
     return await lock.read();
