@@ -107,10 +107,13 @@ export class PgEventChannel {
           await this.#db.query(NOTIFY_EACH, [EVENT_CHANNEL, batch], 'STORE_WRITE_FAILED');
         } catch (error) {
           const dropped = batch.length + this.#outbox.splice(0).length;
+          const code = error instanceof StoreError ? (error.code as StoreErrorCode) : 'STORE_WRITE_FAILED';
+          // Why, as a code (ECONNREFUSED, a SQLSTATE): the store's own message promises a retry these events do not get.
+          const reason = (error as { cause?: { code?: unknown } }).cause?.code ?? code;
           this.#onError(
             new StoreError(
-              error instanceof StoreError ? (error.code as StoreErrorCode) : 'STORE_WRITE_FAILED',
-              `${dropped} event${dropped === 1 ? '' : 's'} did not reach the other hosts: ${error instanceof Error ? error.message : 'the statement failed'}`,
+              code,
+              `${dropped} event${dropped === 1 ? '' : 's'} raised on this host did not reach the other hosts: ${this.#db.where} did not take them (${String(reason)})`,
               { cause: error },
             ),
           );

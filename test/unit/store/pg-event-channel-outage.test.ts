@@ -29,7 +29,9 @@ describe('shared events while PostgreSQL is out of reach', () => {
     // One report for the whole backlog, not a failed statement per 100 events.
     expect(dropped).toHaveLength(1);
     expect(dropped[0]).toMatchObject({ code: 'STORE_UNAVAILABLE' });
-    expect(dropped[0]!.message).toMatch(/^250 events did not reach the other hosts/);
+    expect(dropped[0]!.message).toMatch(
+      /^250 events raised on this host did not reach the other hosts: .* \(ECONNREFUSED\)$/,
+    );
     expect(errors.map((error) => error.message).join('\n')).not.toContain('secret-password');
   });
 });
