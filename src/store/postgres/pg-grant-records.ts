@@ -92,8 +92,10 @@ export class PgGrantRecords implements GrantRecordStore {
     signal.throwIfAborted();
     const { client, release } = await this.#db.lockClient(signal, this.#lockTimeoutMs);
     let broken: Error | undefined;
-    /** The transaction is over (its last write committed it): the lock is released. */
+    /** The last write was sent: the transaction is over, or its connection is dropped with it. */
     let ended = false;
+    /** Why a connection whose last write failed is not given back to the pool. */
+    let unusable: Error | undefined;
     const onError = (error: Error) => {
       if (!ended) broken ??= error;
     };
@@ -118,8 +120,9 @@ export class PgGrantRecords implements GrantRecordStore {
           written = await this.#writeAndCommit(client, record);
         } catch (error) {
           // Committed or not, the connection's state is unknown: it is dropped, which ends the
-          // transaction on the server (and the lock with it) if it is still open.
-          broken = error instanceof Error ? error : new Error('the last write under the lock failed');
+          // transaction on the server (and the lock with it) if it is still open. The lock did its
+          // work: the caller stores the answer through the store, and nothing else is lost.
+          unusable = error instanceof Error ? error : new Error('the last write under the lock failed');
           throw this.#db.failure(error, 'STORE_WRITE_FAILED', 'the write under the grant lock failed');
         }
         if (!written) throw this.#conflict(record);
@@ -139,8 +142,9 @@ export class PgGrantRecords implements GrantRecordStore {
     } finally {
       // A connection cut short (an abort while waiting, a failure) is dropped, never reused; it keeps
       // its error listener, since a dropped connection may still report its end.
-      if (!broken) client.off('error', onError);
-      release(broken);
+      const dropped = broken ?? unusable;
+      if (!dropped) client.off('error', onError);
+      release(dropped);
     }
   }
 
@@ -187,7 +191,8 @@ export class PgGrantRecords implements GrantRecordStore {
    * Opens the lock's transaction, waits for the lock and reads the grant, in one batch (the simple
    * query protocol takes no parameters: the names go in as escaped literals). The lock's key is a
    * 64-bit hash of the names: two grants that share one only wait for each other. An abort ends the
-   * connection, which ends the wait on the server too.
+   * connection at once; the server's wait behind it ends when it notices (at the latest when
+   * `lock_timeout` runs out), and what it would have read is never used.
    */
   async #lockAndRead(
     client: pg.PoolClient,
@@ -203,10 +208,15 @@ export class PgGrantRecords implements GrantRecordStore {
     signal.addEventListener('abort', onAbort, { once: true });
     let results: pg.QueryResult[];
     try {
+      // Aborted while the connection was being opened: the listener came too late to hear it.
+      signal.throwIfAborted();
       const [ownerLiteral, providerLiteral] = [client.escapeLiteral(owner), client.escapeLiteral(provider)];
       const batch = await client.query(
         [
-          'BEGIN',
+          // READ COMMITTED whatever the server's default: each statement then sees what was
+          // committed before it started, so the read after the lock sees the last holder's writes,
+          // and the last write sees the mark the work committed through the other pool.
+          'BEGIN ISOLATION LEVEL READ COMMITTED',
           `SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#lockTimeoutMs))}`,
           // The transaction stays idle while `work` waits for a provider: a server-wide idle timeout must not end it.
           'SET LOCAL idle_in_transaction_session_timeout = 0',

@@ -66,7 +66,8 @@ export class PgPendingAuthorizations implements PendingAuthorizationStore {
 
   async consume(state: string, provider: string, browserBinding: string | null): Promise<ConsumeOutcome> {
     const { rows } = await this.#db.query<PendingRow>(
-      'DELETE FROM nanoclaw_pending_authorizations WHERE state = $1 RETURNING *',
+      // Columns by name: a prepared statement's result must keep its shape when a later schema adds one.
+      'DELETE FROM nanoclaw_pending_authorizations WHERE state = $1 RETURNING state, owner, provider, code_verifier, redirect_uri, binding_hash, expires_at',
       [state],
       'STORE_WRITE_FAILED',
     );

@@ -163,6 +163,85 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
     expect(await a.grants.read('grace', 'demo')).toBe("it's new");
   });
 
+  it('reads and writes under the lock as READ COMMITTED even where the server defaults to REPEATABLE READ', async () => {
+    if (!postgres.available) throw new Error('no PostgreSQL');
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      await admin.query(
+        `ALTER DATABASE ${postgres.database} SET default_transaction_isolation = 'repeatable read'`,
+      );
+      const [first, second] = [openStore(), openStore()];
+      await Promise.all([first.ready(), second.ready()]);
+      await first.grants.write({ owner: 'ivan', provider: 'demo', text: 'one', generation: 1 });
+      let waiting!: Promise<string | null>;
+      await first.grants.withLock('ivan', 'demo', NEVER, async () => {
+        waiting = second.grants.withLock('ivan', 'demo', NEVER, async (lock) => {
+          const seen = await lock.read();
+          // As a refresh does: a mark committed through the pool, then the answer as the last write.
+          await second.grants.write({
+            owner: 'ivan',
+            provider: 'demo',
+            text: 'mark',
+            generation: 3,
+            expectedGeneration: 2,
+          });
+          await lock.writeLast({
+            owner: 'ivan',
+            provider: 'demo',
+            text: 'answer',
+            generation: 4,
+            expectedGeneration: 3,
+          });
+          return seen;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await first.grants.write({
+          owner: 'ivan',
+          provider: 'demo',
+          text: 'two',
+          generation: 2,
+          expectedGeneration: 1,
+        });
+      });
+      // The waiter read what the holder before it committed, and its last write found its own mark.
+      expect(await waiting).toBe('two');
+      expect(await first.grants.read('ivan', 'demo')).toBe('answer');
+    } finally {
+      await admin.query(`ALTER DATABASE ${postgres.database} RESET default_transaction_isolation`);
+      await admin.end();
+    }
+  });
+
+  it('answers with the work once its last write was tried, even when that write failed, and drops the connection', async () => {
+    await a.grants.write({ owner: 'judy', provider: 'demo', text: 'one', generation: 1 });
+    let refusal: unknown;
+    const value = await a.grants.withLock('judy', 'demo', NEVER, async (lock) => {
+      // A generation past bigint's range: PostgreSQL refuses the statement, the connection is fine.
+      await lock
+        .writeLast({
+          owner: 'judy',
+          provider: 'demo',
+          text: 'two',
+          generation: 2 ** 70,
+          expectedGeneration: 1,
+        })
+        .catch((error: unknown) => (refusal = error));
+      await a.grants.write({
+        owner: 'judy',
+        provider: 'demo',
+        text: 'two',
+        generation: 2,
+        expectedGeneration: 1,
+      });
+      return 'stored through the store';
+    });
+    expect(value).toBe('stored through the store');
+    expect(refusal).toMatchObject({ code: 'STORE_WRITE_FAILED' });
+    // The failed transaction's connection was not given back: the next lock works and reads the store.
+    expect(await a.grants.withLock('judy', 'demo', NEVER, (lock) => lock.read())).toBe('two');
+  });
+
   it('refuses a last write once the lock connection is lost, so the caller writes through the store', async () => {
     await a.grants.write({ owner: 'heidi', provider: 'demo', text: 'one', generation: 1 });
     let refusal: unknown;
