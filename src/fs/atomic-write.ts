@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory } from './fsync-directory.js';
 
@@ -110,11 +110,15 @@ async function createTempFile(file: string, mode: number): Promise<{ handle: Fil
   }
 }
 
-/** The owner of the file at `file` now; null when there is none. */
+/**
+ * The owner of the regular file at `file` now; null when there is none. A symlink standing there is
+ * replaced, not written through, so what it points at lends no owner.
+ */
 async function ownerOf(file: string): Promise<FileOwner | null> {
   try {
-    const { uid, gid } = await stat(file);
-    return { uid, gid };
+    const info = await lstat(file);
+    if (!info.isFile()) return null;
+    return { uid: info.uid, gid: info.gid };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;

@@ -1,5 +1,6 @@
 import {
   chown,
+  lstat,
   mkdir,
   mkdtemp,
   open,
@@ -153,5 +154,15 @@ describe('writeFileAtomic', () => {
     const fresh = path.join(dir, 'fresh.json');
     await writeFileAtomic(fresh, 'new', { mode: 0o600, owner: 'keep' });
     expect((await stat(fresh)).uid).toBe(0);
+
+    // A symlink at the path is replaced: the file it points at lends no owner.
+    const target = path.join(dir, 'someone-elses');
+    await writeFile(target, 'theirs');
+    await chown(target, OTHER_ID, OTHER_ID);
+    const linked = path.join(dir, 'linked.json');
+    await symlink(target, linked);
+    await writeFileAtomic(linked, 'new', { mode: 0o600, owner: 'keep' });
+    expect([(await lstat(linked)).isFile(), (await stat(linked)).uid]).toEqual([true, 0]);
+    expect(await readFile(target, 'utf8')).toBe('theirs');
   });
 });
