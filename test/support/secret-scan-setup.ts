@@ -11,8 +11,7 @@
  *      destination (the serializer on pino's shared prototype, so lines are captured as written,
  *      after redaction), and every line a child process writes to a pipe (`child_process.spawn`
  *      and `spawnSync`: the CLI, `nanoclaw serve`, workers);
- *    - what is secret: every token a token file is written with (`TokenFolder.prototype.save` and
- *      `.write`),
+ *    - what is secret: every token a token file is written with (`TokenFolder.prototype.save`),
  *      every token the built-in source stores (`CredentialStore.prototype.write`), the fake Nango's
  *      keys and every token it issues, client secrets of configured providers
  *      (`TokenSync.prototype.sync`), the daemon's API token once a request proves it
@@ -183,20 +182,18 @@ function teeLines(stream: Readable, kind: string): void {
 }
 
 function installSecretHooks(capture: CaptureWriter): void {
-  // `save` is what `TokenSync` calls; `write` goes through it too, and is hooked in case it ever stops.
-  for (const method of ['save', 'write'] as const) {
-    wrap(
-      TokenFolder.prototype,
-      method,
-      (original) =>
-        function write(...args) {
-          const token = args[1] as { access_token?: unknown; refresh_token?: unknown } | undefined;
-          capture.secret(token?.access_token);
-          capture.secret(token?.refresh_token);
-          return original.apply(this, args);
-        },
-    );
-  }
+  // Every token write goes through `save` (`write` calls it).
+  wrap(
+    TokenFolder.prototype,
+    'save',
+    (original) =>
+      function save(...args) {
+        const token = args[1] as { access_token?: unknown; refresh_token?: unknown } | undefined;
+        capture.secret(token?.access_token);
+        capture.secret(token?.refresh_token);
+        return original.apply(this, args);
+      },
+  );
   wrap(
     CredentialStore.prototype,
     'write',

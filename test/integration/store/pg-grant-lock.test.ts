@@ -33,6 +33,20 @@ async function terminateLockHolders(): Promise<number> {
   }
 }
 
+/** Runs `action` with a server setting as the test database's default for new connections. */
+async function withDatabaseSetting<T>(name: string, value: string, action: () => Promise<T>): Promise<T> {
+  if (!postgres.available) throw new Error('no PostgreSQL');
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  try {
+    await admin.query(`ALTER DATABASE ${postgres.database} SET ${name} = '${value}'`);
+    return await action();
+  } finally {
+    await admin.query(`ALTER DATABASE ${postgres.database} RESET ${name}`);
+    await admin.end();
+  }
+}
+
 afterAll(async () => {
   await Promise.all([...stores, ...databases].map((each) => each.close()));
   if (postgres.available) await postgres.drop();
@@ -73,13 +87,7 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
   });
 
   it('keeps the lock through a long wait even where idle transactions are ended', async () => {
-    if (!postgres.available) throw new Error('no PostgreSQL');
-    const admin = new pg.Client({ connectionString: postgres.url });
-    await admin.connect();
-    try {
-      await admin.query(
-        `ALTER DATABASE ${postgres.database} SET idle_in_transaction_session_timeout = '200ms'`,
-      );
+    await withDatabaseSetting('idle_in_transaction_session_timeout', '200ms', async () => {
       const store = openStore();
       await store.ready();
       const value = await store.grants.withLock('alice', 'demo', NEVER, async () => {
@@ -87,10 +95,7 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
         return 'held';
       });
       expect(value).toBe('held');
-    } finally {
-      await admin.query(`ALTER DATABASE ${postgres.database} RESET idle_in_transaction_session_timeout`);
-      await admin.end();
-    }
+    });
   });
 
   it('gives the next holder the grant as the one before it left it, read with the lock', async () => {
@@ -164,13 +169,7 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
   });
 
   it('reads and writes under the lock as READ COMMITTED even where the server defaults to REPEATABLE READ', async () => {
-    if (!postgres.available) throw new Error('no PostgreSQL');
-    const admin = new pg.Client({ connectionString: postgres.url });
-    await admin.connect();
-    try {
-      await admin.query(
-        `ALTER DATABASE ${postgres.database} SET default_transaction_isolation = 'repeatable read'`,
-      );
+    await withDatabaseSetting('default_transaction_isolation', 'repeatable read', async () => {
       const [first, second] = [openStore(), openStore()];
       await Promise.all([first.ready(), second.ready()]);
       await first.grants.write({ owner: 'ivan', provider: 'demo', text: 'one', generation: 1 });
@@ -207,10 +206,7 @@ describe.skipIf(!postgres.available)('the PostgreSQL grant lock', () => {
       // The waiter read what the holder before it committed, and its last write found its own mark.
       expect(await waiting).toBe('two');
       expect(await first.grants.read('ivan', 'demo')).toBe('answer');
-    } finally {
-      await admin.query(`ALTER DATABASE ${postgres.database} RESET default_transaction_isolation`);
-      await admin.end();
-    }
+    });
   });
 
   it('answers with the work once its last write was tried, even when that write failed, and drops the connection', async () => {
